@@ -1,0 +1,42 @@
+"""`meadow generate`: stream a completion of a prompt through the swarm to stdout."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+from transformers import TextStreamer
+
+from core.config import Settings
+from core.errors import UserFacingError
+from core.swarm.dht import SwarmSelection
+
+
+def run_generate(args: argparse.Namespace, swarm: SwarmSelection, settings: Settings) -> None:
+    from core.client import AutoDistributedModelForCausalLM
+    from core.models.source import resolve_model
+    from core.models.weights import load_tokenizer
+
+    if args.max_new_tokens < 1:
+        raise UserFacingError("--max-new-tokens must be at least 1")
+    tokenizer = load_tokenizer(resolve_model(args.model))
+    model = AutoDistributedModelForCausalLM.from_pretrained(args.model, swarm=swarm, settings=settings)
+    try:
+        input_ids = encode_prompt(tokenizer, args.prompt, args.chat)
+        sampling = {"do_sample": True, "temperature": args.temperature, "top_p": args.top_p} if args.temperature > 0 \
+            else {"do_sample": False}
+        streamer = TextStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        model.generate(input_ids, max_new_tokens=args.max_new_tokens, streamer=streamer, **sampling)
+        sys.stdout.flush()
+    finally:
+        model.shutdown()
+
+
+def encode_prompt(tokenizer, prompt: str, chat: bool) -> torch.Tensor:
+    if chat:
+        if not tokenizer.chat_template:
+            raise UserFacingError("This model has no chat template; drop --chat")
+        encoded = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                                return_tensors="pt", return_dict=True)
+        return encoded["input_ids"]
+    return tokenizer(prompt, return_tensors="pt")["input_ids"]

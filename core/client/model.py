@@ -1,0 +1,224 @@
+"""AutoDistributedModelForCausalLM: a transformers causal LM whose blocks run in the swarm.
+
+The client holds the embeddings, the final norm and the LM head; hidden states travel through a route
+of servers. `generate()` is transformers' own, fed by a cache object that stands for the servers' KV
+caches, so every generation argument works as usual.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from hivemind import DHT
+from torch import nn
+from transformers import GenerationConfig, GenerationMixin, PretrainedConfig
+from transformers.cache_utils import Cache
+from transformers.modeling_outputs import CausalLMOutputWithPast
+
+from core.client.inference import InferenceSession
+from core.client.routing import wait_for_route
+from core.client.swarm_client import SwarmClient
+from core.config import Settings
+from core.models import family_for
+from core.models.family import ModelFamily
+from core.models.source import resolve_model
+from core.models.weights import load_config, load_tensors
+from core.swarm.dht import SwarmSelection
+
+logger = logging.getLogger(__name__)
+
+
+class SessionCache(Cache):
+    """Stands in for the KV cache inside generate(): its length is the session's position."""
+
+    def __init__(self, session: InferenceSession):
+        super().__init__(layers=[])
+        self.session = session
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.session.position
+
+    @property
+    def is_linear(self) -> list[bool]:
+        return [False]
+
+    @property
+    def is_compileable(self) -> bool:
+        return False
+
+    @property
+    def is_croppable(self) -> bool:
+        return False
+
+
+class DistributedCausalLM:
+    """Behaviour shared by every architecture's distributed model.
+
+    Mixed in before the architecture's PreTrainedModel, with GenerationMixin last, as transformers expects.
+    """
+
+    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+
+    def _setup(self, swarm_client: SwarmClient, model_name: str, family: ModelFamily, settings: Settings) -> None:
+        self.swarm_client = swarm_client
+        self.model_name = model_name
+        self.settings = settings
+        self._active_session: InferenceSession | None = None
+
+    @property
+    def num_blocks(self) -> int:
+        return int(self.config.num_hidden_layers)
+
+    def inference_session(self, max_length: int) -> InferenceSession:
+        """Open a KV-cached session through the swarm for up to `max_length` tokens (a context manager)."""
+        route = wait_for_route(self.swarm_client, self.model_name, self.num_blocks, self.settings["client.route_timeout"])
+        logger.info("Route: %s", " -> ".join(f"{s.peer_id[-6:]}[{s.start}:{s.end}]" for s in route))
+        return _ActivatingSession(self, route, max_length)
+
+    @contextlib.contextmanager
+    def _session_for_generate(self, input_length: int, max_new_tokens: int) -> Iterator[InferenceSession]:
+        if self._active_session is not None:
+            yield self._active_session
+            return
+        with self.inference_session(max_length=input_length + max_new_tokens) as session:
+            yield session
+
+    def generate(self, inputs: torch.Tensor | None = None, *args: Any, **kwargs: Any) -> Any:
+        input_ids = inputs if inputs is not None else kwargs.get("input_ids")
+        if input_ids is None:
+            raise ValueError("generate() through the swarm needs input_ids")
+        config = kwargs.get("generation_config") or self.generation_config
+        max_new = kwargs.get("max_new_tokens") or config.max_new_tokens
+        if max_new is None:
+            max_new = (kwargs.get("max_length") or config.max_length) - input_ids.shape[1]
+        with self._session_for_generate(input_ids.shape[1], max(int(max_new), 1)) as session:
+            input_ids = _with_session_history(session, input_ids)
+            if inputs is not None:
+                inputs = input_ids
+            else:
+                kwargs["input_ids"] = input_ids
+            kwargs.pop("cache", None)
+            kwargs.pop("past_key_values", None)
+            return super().generate(inputs, *args, cache=SessionCache(session), **kwargs)
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        cache: Cache | None = None,
+        logits_to_keep: int = 0,
+        **kwargs: Any,
+    ) -> CausalLMOutputWithPast:
+        if attention_mask is not None and not bool(attention_mask.all()):
+            raise ValueError("Padded batches are not supported through the swarm yet; generate each prompt alone")
+        if inputs_embeds is None:
+            inputs_embeds = self.model.embed_tokens(input_ids)
+        session = cache.session if isinstance(cache, SessionCache) else self._active_session
+        if session is not None:
+            hidden = session.step(inputs_embeds, token_ids=input_ids)
+        else:
+            with self.inference_session(max_length=inputs_embeds.shape[1]) as one_shot:
+                hidden = one_shot.step(inputs_embeds)
+        hidden = self.model.norm(hidden)
+        if logits_to_keep:
+            hidden = hidden[:, -logits_to_keep:, :]
+        return CausalLMOutputWithPast(logits=self.lm_head(hidden), cache=cache)
+
+    def shutdown(self) -> None:
+        self.swarm_client.shutdown()
+
+
+class _ActivatingSession(InferenceSession):
+    """An InferenceSession that, while entered, is the one the model's forward and generate use."""
+
+    def __init__(self, model: DistributedCausalLM, route: list, max_length: int):
+        super().__init__(model.swarm_client, route, model.model_name, max_length,
+                         model.settings["client.request_timeout"])
+        self._model = model
+
+    def __enter__(self) -> InferenceSession:
+        if self._model._active_session is not None:
+            raise RuntimeError("this model already has an active inference session")
+        self._model._active_session = self
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._model._active_session = None
+        self.close()
+
+
+def _with_session_history(session: InferenceSession, input_ids: torch.Tensor) -> torch.Tensor:
+    """Full-history input ids for generate(): callers may pass the whole conversation or only new tokens."""
+    history = session.token_ids
+    if history is None or session.position == 0:
+        return input_ids
+    if input_ids.shape[1] >= history.shape[1] and torch.equal(input_ids[:, : history.shape[1]], history):
+        return input_ids
+    return torch.cat([history, input_ids], dim=1)
+
+
+class AutoDistributedModelForCausalLM:
+    """Entry point, as transformers' Auto classes: picks the architecture from the model's config."""
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model_id: str,
+        initial_peers: list[str] | None = None,
+        dht: DHT | None = None,
+        swarm: SwarmSelection | str | None = None,
+        settings: Settings | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> DistributedCausalLM:
+        settings = settings or Settings.load()
+        if isinstance(swarm, str):
+            raise NotImplementedError("private swarms by name arrive with `meadow swarm join`")
+        selection = swarm or SwarmSelection(namespace=settings["swarm.namespace"], initial_peers=list(initial_peers or []))
+        if dht is not None:
+            selection.new_swarm = True  # the caller's DHT is already part of a swarm
+        source = resolve_model(model_id)
+        config = load_config(source)
+        family = family_for(config)
+        model = build_client_model(family, config, dtype)
+        names = {"model.embed_tokens.weight", "model.norm.weight"}
+        if not config.tie_word_embeddings:
+            names.add("lm_head.weight")
+        _assign(model, load_tensors(source, config, names, dtype), config)
+        model._setup(SwarmClient(selection, settings, dht), source.dht_name, family, settings)
+        return model
+
+
+_CLASSES: dict[type, type] = {}
+
+
+def build_client_model(family: ModelFamily, config: PretrainedConfig, dtype: torch.dtype) -> DistributedCausalLM:
+    base = family.pretrained_base
+    if base not in _CLASSES:
+        _CLASSES[base] = type(f"Distributed{base.__name__.removesuffix('PreTrainedModel')}ForCausalLM",
+                              (DistributedCausalLM, base, GenerationMixin), {"__init__": _client_init})
+    with torch.device("meta"):
+        model = _CLASSES[base](config, family)
+    return model
+
+
+def _client_init(self, config: PretrainedConfig, family: ModelFamily) -> None:
+    family.pretrained_base.__init__(self, config)
+    self.generation_config = GenerationConfig.from_model_config(config)
+    self.model = nn.Module()
+    self.model.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+    self.model.norm = family.build_norm(config)
+    self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+
+
+def _assign(model: nn.Module, tensors: dict[str, torch.Tensor], config: PretrainedConfig) -> None:
+    model.model.embed_tokens.weight = nn.Parameter(tensors["model.embed_tokens.weight"], requires_grad=False)
+    model.model.norm.weight = nn.Parameter(tensors["model.norm.weight"], requires_grad=False)
+    if config.tie_word_embeddings:
+        model.lm_head.weight = model.model.embed_tokens.weight
+    else:
+        model.lm_head.weight = nn.Parameter(tensors["lm_head.weight"], requires_grad=False)
+    model.eval()

@@ -1,0 +1,137 @@
+"""The one settings schema: every setting declared once with its type, default and description.
+
+CLI `--set KEY=VALUE`, the node API, the app's settings dialog and tests all derive from SCHEMA.
+Values come from, in order of precedence: `--set` overrides, then MEADOW_HOME/settings.json, then defaults.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import SettingsError
+from core.paths import meadow_home, write_atomically
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    type: type
+    default: Any
+    description: str
+    minimum: float | None = None
+
+    def parse(self, raw: Any) -> Any:
+        """Convert a raw value (from the CLI or a JSON file) to this setting's type, or raise SettingsError."""
+        try:
+            value = self._convert(raw)
+        except (TypeError, ValueError) as error:
+            raise SettingsError(f"Setting {self.key} expects {self.type_name}, got {raw!r} ({error})") from None
+        if self.minimum is not None and value < self.minimum:
+            raise SettingsError(f"Setting {self.key} must be at least {self.minimum}, got {value}")
+        return value
+
+    @property
+    def type_name(self) -> str:
+        return {bool: "true/false", int: "an integer", float: "a number", str: "text", list: "a list"}[self.type]
+
+    def _convert(self, raw: Any) -> Any:
+        if self.type is bool:
+            if isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+                return raw.lower() in ("true", "1", "yes", "on")
+            raise ValueError("not a boolean")
+        if self.type is list:
+            if isinstance(raw, list):
+                return [str(item) for item in raw]
+            if isinstance(raw, str):
+                return [item.strip() for item in raw.split(",") if item.strip()]
+            raise ValueError("not a list")
+        if self.type in (int, float) and isinstance(raw, bool):
+            raise ValueError("not a number")
+        if self.type is int and isinstance(raw, float) and not raw.is_integer():
+            raise ValueError("not an integer")
+        return self.type(raw)
+
+
+SCHEMA: tuple[Setting, ...] = (
+    Setting("swarm.namespace", str, "meadow", "DHT namespace of the public swarm's records."),
+    Setting("dht.wait_timeout", float, 3.0, "Seconds a DHT request waits for peers.", minimum=0.1),
+    Setting("server.announce_period", float, 30.0, "Seconds between refreshes of the server's DHT records.", minimum=0.5),
+    Setting("server.record_ttl", float, 90.0, "Seconds a server record lives in the DHT unless refreshed.", minimum=1.0),
+    Setting("server.max_length", int, 8192, "Most tokens one inference session may hold on this server.", minimum=1),
+    Setting("server.max_batch_size", int, 64, "Most sequences in one request.", minimum=1),
+    Setting("server.max_request_tokens", int, 65536, "Most batch x tokens in one request.", minimum=1),
+    Setting("server.throughput", float, 0.0,
+            "Announced throughput in blocks x tokens/s; 0 announces none (fixed values are for tests).", minimum=0.0),
+    Setting("server.torch_threads", int, 0, "Torch intra-op threads for the server; 0 keeps torch's default.", minimum=0),
+    Setting("server.ready_check_timeout", float, 20.0,
+            "Seconds to wait until a fresh client can read the server's record before giving up.", minimum=1.0),
+    Setting("server.session_timeout", float, 1800.0, "Seconds an inference session may stay open.", minimum=1.0),
+    Setting("server.step_timeout", float, 300.0, "Seconds the server waits for a session's next step.", minimum=0.1),
+    Setting("server.public_name", str, "", "A name shown next to this server in swarm listings."),
+    Setting("client.route_timeout", float, 60.0,
+            "Seconds to wait for servers that cover every block before reporting the missing ones.", minimum=0.0),
+    Setting("client.request_timeout", float, 60.0, "Seconds to wait for one server step.", minimum=0.1),
+    Setting("client.connect_timeout", float, 10.0, "Seconds to wait for the DHT to start and bootstrap.", minimum=0.1),
+    Setting("log.level", str, "INFO", "Log level of the log file (DEBUG, INFO, WARNING, ERROR)."),
+)
+
+_BY_KEY = {setting.key: setting for setting in SCHEMA}
+
+
+def settings_path() -> Path:
+    return meadow_home() / "settings.json"
+
+
+class Settings:
+    """Resolved values of every setting for one run."""
+
+    def __init__(self, values: dict[str, Any]):
+        self._values = values
+
+    @classmethod
+    def load(cls, overrides: list[str] | None = None, path: Path | None = None) -> Settings:
+        """Defaults, then the settings file, then `KEY=VALUE` overrides; raises SettingsError on bad input."""
+        values = {setting.key: setting.default for setting in SCHEMA}
+        values.update(_read_file(path or settings_path()))
+        for item in overrides or []:
+            key, separator, raw = item.partition("=")
+            if not separator:
+                raise SettingsError(f"--set expects KEY=VALUE, got {item!r}")
+            values[key.strip()] = lookup(key.strip()).parse(raw.strip())
+        return cls(values)
+
+    def __getitem__(self, key: str) -> Any:
+        lookup(key)
+        return self._values[key]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    def save(self, path: Path | None = None) -> None:
+        """Write the values that differ from their defaults."""
+        changed = {key: value for key, value in self._values.items() if _BY_KEY[key].default != value}
+        write_atomically(path or settings_path(), json.dumps(changed, indent=2, sort_keys=True).encode())
+
+
+def lookup(key: str) -> Setting:
+    try:
+        return _BY_KEY[key]
+    except KeyError:
+        raise SettingsError(f"Unknown setting {key!r}; `meadow --help` lists commands, settings are: "
+                            + ", ".join(sorted(_BY_KEY))) from None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SettingsError(f"Cannot read settings file {path}: {error}. Fix or delete it.") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"Settings file {path} must hold a JSON object. Fix or delete it.")
+    return {key: lookup(key).parse(value) for key, value in data.items()}

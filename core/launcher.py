@@ -1,0 +1,68 @@
+"""The one place that builds command lines for Meadow child processes.
+
+From source a child is `python -m core ...`; in a frozen (PyInstaller) bundle it is the bundle's
+executable with the same arguments. Children get their own process group and die with their parent.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+
+_PR_SET_PDEATHSIG = 1
+
+
+def child_command(*args: str) -> list[str]:
+    """The argv that runs `meadow <args>` in a child process."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, *args]
+    return [sys.executable, "-m", "core", *args]
+
+
+def _die_with_parent() -> None:
+    """Runs in the child between fork and exec: new process group, SIGTERM when the parent dies (Linux)."""
+    os.setpgid(0, 0)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def spawn(
+    args: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    stdout: int | None = subprocess.PIPE,
+    stderr: int | None = subprocess.PIPE,
+) -> subprocess.Popen:
+    """Start `meadow <args>` as a child in its own process group that dies with this process."""
+    full_env = dict(os.environ if env is None else env)
+    full_env.setdefault("PYTHONUNBUFFERED", "1")
+    return subprocess.Popen(
+        child_command(*args),
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        text=True,
+        preexec_fn=_die_with_parent if os.name == "posix" else None,
+    )
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 10.0) -> int | None:
+    """SIGTERM the child's process group, then SIGKILL it if it outlives the timeout; returns the exit code."""
+    if process.poll() is not None:
+        return process.returncode
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return process.poll()
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return process.wait(timeout)

@@ -1,0 +1,1 @@
+"""Swarm membership: DHT start/join, record schemas and validators, identities, access control."""

@@ -1,0 +1,6 @@
+"""DHT keys: swarm namespace + model + block index."""
+from __future__ import annotations
+
+
+def block_key(namespace: str, model: str, index: int) -> str:
+    return f"{namespace}/{model}/block/{index}"
