@@ -106,6 +106,9 @@ class BlockServicer(ServicerBase):
             if is_first:
                 return response([], {"position": session.position})
             raise WireError("a step carries no hidden states")
+        claimed_session = metadata.get("session_id")
+        if not is_first and claimed_session is not None and claimed_session != session.session_id:
+            raise WireError(f"unknown session {str(claimed_session)[:64]!r}: this stream serves {session.session_id}")
         position = require(metadata, "position", int)
         if position != session.position:
             raise WireError(f"step starts at position {position}, but the session holds {session.position} tokens")

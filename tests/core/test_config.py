@@ -1,0 +1,61 @@
+"""The one settings schema: defaults, file, --set overrides, and clear errors on bad input."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.config import SCHEMA, Settings, lookup
+from core.errors import SettingsError
+
+
+def test_defaults_file_and_overrides(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"server.max_length": 100, "swarm.namespace": "garden"}))
+    settings = Settings.load(["server.max_length=200", "server.throughput=2.5"], path=path)
+    assert settings["server.max_length"] == 200
+    assert settings["swarm.namespace"] == "garden"
+    assert settings["server.throughput"] == 2.5
+    assert settings["client.route_timeout"] == lookup("client.route_timeout").default
+
+
+@pytest.mark.parametrize("override, message", [
+    ("server.max_length=abc", "expects an integer"),
+    ("server.max_length=0", "at least"),
+    ("no.such.key=1", "Unknown setting"),
+    ("server.max_length", "KEY=VALUE"),
+    ("server.throughput=true", "expects a number"),
+])
+def test_bad_overrides_are_clear_errors(tmp_path, override, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.load([override], path=tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"server.max_length": "many"}', '{"bogus": 1}'])
+def test_bad_settings_file_is_a_clear_error_and_untouched(tmp_path, content):
+    path = tmp_path / "settings.json"
+    path.write_text(content)
+    with pytest.raises(SettingsError, match="settings|Setting|setting"):
+        Settings.load([], path=path)
+    assert path.read_text() == content
+
+
+def test_save_writes_only_changes(tmp_path):
+    path = tmp_path / "settings.json"
+    Settings.load(["server.max_length=77"], path=path).save(path)
+    assert json.loads(path.read_text()) == {"server.max_length": 77}
+    assert Settings.load([], path=path)["server.max_length"] == 77
+
+
+def test_every_setting_is_documented_and_parses_its_default():
+    keys = [setting.key for setting in SCHEMA]
+    assert len(keys) == len(set(keys))
+    for setting in SCHEMA:
+        assert setting.description and "." in setting.key
+        assert setting.parse(setting.default) == setting.default
+
+
+def test_lists_are_comma_separated():
+    from core.config import Setting
+
+    assert Setting("x.y", list, [], "a list").parse("a, b,,c") == ["a", "b", "c"]

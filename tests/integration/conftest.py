@@ -1,0 +1,65 @@
+"""Session-scoped swarms of real `meadow serve` processes on 127.0.0.1, sharing one `meadow dht` bootstrap.
+
+Each swarm lives in its own namespace, so a client of one sees only that swarm's servers.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.client import AutoDistributedModelForCausalLM
+from core.config import Settings
+from core.models.source import resolve_model
+from tests.helpers.processes import MeadowProcess
+
+SMOLLM = "smollm2-135m-instruct"
+SMOLLM_SPLITS = {"one": [(0, 30)], "two": [(0, 15), (15, 30)], "three": [(0, 10), (10, 20), (20, 30)]}
+
+
+def start_servers(model: str, spans: list[tuple[int, int]], namespace: str, initial_peers: list[str],
+                  extra: list[str] = ()) -> list[MeadowProcess]:
+    """Start one `meadow serve` per span together, then wait until every one is ready."""
+    servers = [
+        MeadowProcess.start(["serve", "--model", model, "--blocks", f"{start}:{end}", "--initial-peers", *initial_peers,
+                             "--set", f"swarm.namespace={namespace}", "--set", "server.throughput=1", *extra],
+                            wait_ready=False)
+        for start, end in spans
+    ]
+    for server in servers:
+        server.ready = server.wait_for("ready", 180)
+    return servers
+
+
+def client_for(model: str, namespace: str, initial_peers: list[str], *overrides: str):
+    settings = Settings.load([f"swarm.namespace={namespace}", "client.route_timeout=20", *overrides])
+    return AutoDistributedModelForCausalLM.from_pretrained(model, initial_peers=initial_peers, settings=settings)
+
+
+@pytest.fixture(scope="session")
+def smollm_swarms(bootstrap):
+    """Three swarms of SmolLM2 servers: all blocks on one server, split over two, split over three."""
+    servers = {}
+    for namespace, spans in SMOLLM_SPLITS.items():
+        servers[namespace] = start_servers(SMOLLM, spans, namespace, bootstrap.multiaddrs)
+    yield servers
+    for group in servers.values():
+        for server in group:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def smollm_local():
+    """SmolLM2 loaded by transformers itself, in fp32: the reference for exactness."""
+    from transformers import AutoModelForCausalLM
+
+    source = resolve_model(SMOLLM)
+    return AutoModelForCausalLM.from_pretrained(source.folder, gguf_file=source.gguf_file, dtype=torch.float32).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_swarm(bootstrap, tiny_llama):
+    """The tiny Llama split over two servers, loaded from sharded safetensors."""
+    servers = start_servers(str(tiny_llama), [(0, 3), (3, 6)], "tiny", bootstrap.multiaddrs)
+    yield servers
+    for server in servers:
+        server.stop()
