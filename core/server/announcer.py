@@ -27,10 +27,10 @@ class Announcer:
         self.ttl = ttl
         self.keys = [block_key(namespace, record.model, index) for index in range(record.start, record.end)]
 
-    async def announce(self, state: str, ttl: float | None = None) -> bool:
+    async def announce(self, state: str) -> bool:
         self.record = dataclasses.replace(self.record, state=state)
         store = partial(store_records, keys=self.keys, subkey=self.owner_key, value=self.record.to_value(),
-                        expiration=record_expiration(ttl or self.ttl))
+                        expiration=record_expiration(self.ttl))
         future = self.dht.run_coroutine(store, return_future=True)
         return bool(await future)
 

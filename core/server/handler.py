@@ -63,7 +63,8 @@ class BlockServicer(ServicerBase):
         self.stats = ServerStats()
         self._compute = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meadow-compute")
 
-    async def rpc_info(self, request: runtime_pb2.ExpertUID, context: P2PContext) -> runtime_pb2.ExpertResponse:
+    async def rpc_info(self, request: runtime_pb2.ExpertRequest, context: P2PContext) -> runtime_pb2.ExpertResponse:
+        self._authorized_metadata(request, context)
         return response([], {
             "version": __version__, "protocol": list(PROTOCOL_VERSION), "model": self.model,
             "start": self.span.start, "end": self.span.end, "dtype": str(self.span.dtype).removeprefix("torch."),
@@ -74,7 +75,7 @@ class BlockServicer(ServicerBase):
     async def rpc_forward(self, request: runtime_pb2.ExpertRequest, context: P2PContext) -> runtime_pb2.ExpertResponse:
         metadata = self._authorized_metadata(request, context)
         start, end = self._check_span(metadata)
-        hidden = self._decode_hidden(request, batch_size=None, length_limit=self.limits.max_length)
+        hidden = self._decode_hidden(request, batch_size=None, length_limit=self.limits.max_length, what="a request")
         output = await self._run(self.span.forward, hidden, start, end)
         self._count(hidden)
         return response([output])
@@ -112,7 +113,8 @@ class BlockServicer(ServicerBase):
         position = require(metadata, "position", int)
         if position != session.position:
             raise WireError(f"step starts at position {position}, but the session holds {session.position} tokens")
-        hidden = self._decode_hidden(message, session.batch_size, session.max_length - session.position)
+        hidden = self._decode_hidden(message, session.batch_size, session.max_length - session.position,
+                                     what="the session's remaining length")
         session.batch_size = hidden.shape[0]
         output = await self._run(self.span.forward, hidden, session.start, session.end, session.cache, position)
         session.position += hidden.shape[1]
@@ -124,9 +126,9 @@ class BlockServicer(ServicerBase):
         max_length = require(metadata, "max_length", int)
         if not 0 < max_length <= self.limits.max_length:
             raise WireError(f"max_length must be between 1 and {self.limits.max_length}, got {max_length}")
-        session_id = metadata.get("session_id") or uuid.uuid4().hex
-        if not isinstance(session_id, str) or len(session_id) > 64:
-            raise WireError("session_id must be a short string")
+        session_id = metadata.get("session_id", uuid.uuid4().hex)
+        if not isinstance(session_id, str) or not 0 < len(session_id) <= 64:
+            raise WireError("session_id must be a non-empty string of at most 64 characters")
         return _Session(session_id, start, end, max_length, self.span.new_cache())
 
     def _authorized_metadata(self, message: runtime_pb2.ExpertRequest, context: P2PContext) -> dict[str, Any]:
@@ -147,7 +149,8 @@ class BlockServicer(ServicerBase):
             raise WireError(f"blocks {start}:{end} are not within this server's {self.span.start}:{self.span.end}")
         return start, end
 
-    def _decode_hidden(self, message: runtime_pb2.ExpertRequest, batch_size: int | None, length_limit: int) -> torch.Tensor:
+    def _decode_hidden(self, message: runtime_pb2.ExpertRequest, batch_size: int | None, length_limit: int,
+                       what: str) -> torch.Tensor:
         if len(message.tensors) != 1:
             raise WireError(f"expected 1 tensor (hidden states), got {len(message.tensors)}")
         limits = self.limits
@@ -163,7 +166,7 @@ class BlockServicer(ServicerBase):
         if batch_size is not None and hidden.shape[0] != batch_size:
             raise WireError(f"the session's batch size is {batch_size}, got {hidden.shape[0]}")
         if hidden.shape[1] > length_limit:
-            raise WireError(f"{hidden.shape[1]} tokens exceed the session's remaining length of {length_limit}")
+            raise WireError(f"{hidden.shape[1]} tokens exceed {what} ({length_limit} tokens)")
         if not torch.isfinite(hidden).all():
             raise WireError("hidden states contain NaN or infinity")
         return hidden

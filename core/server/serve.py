@@ -120,7 +120,8 @@ async def _serve_async(dht, span, record, model_name: str, options: ServeOptions
     await announcer.run(stop)
     events.Stopping(reason=reason["value"]).emit()
     try:
-        await asyncio.wait_for(announcer.announce("offline", ttl=settings["server.announce_period"]), 5.0)
+        # Same TTL as before: the DHT keeps whichever value of a subkey expires last.
+        await asyncio.wait_for(announcer.announce("offline"), 5.0)
     except Exception:  # noqa: BLE001 - exiting anyway; the records expire on their own
         logger.warning("Could not announce this server offline; its records will expire")
     servicer.shutdown()

@@ -57,7 +57,7 @@ class ServerRecord:
         if not isinstance(value, dict):
             raise RecordError("record is not a mapping")
         protocol = value.get("protocol")
-        if not (isinstance(protocol, (list, tuple)) and len(protocol) == 2 and all(isinstance(v, int) for v in protocol)):
+        if not (isinstance(protocol, (list, tuple)) and len(protocol) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in protocol)):
             raise RecordError("record has no protocol version")
         if protocol[0] != PROTOCOL_VERSION[0]:
             raise IncompatibleVersion(tuple(protocol), str(value.get("version", "?")))
@@ -100,7 +100,10 @@ def owner_public_key(subkey: bytes) -> bytes:
 
 def check_owner(record: ServerRecord, serialized_subkey: bytes) -> None:
     """RecordError unless the record's peer id is the peer id of the key that signed it."""
-    expected = peer_id_from_public_key(owner_public_key(serialized_subkey)).to_base58()
+    try:
+        expected = peer_id_from_public_key(owner_public_key(serialized_subkey)).to_base58()
+    except (ValueError, TypeError) as error:
+        raise RecordError(f"record's owner key is unreadable ({error})") from None
     if record.peer_id != expected:
         raise RecordError(f"record claims peer {record.peer_id} but is signed by {expected}")
 

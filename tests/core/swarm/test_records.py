@@ -117,8 +117,6 @@ def test_bools_are_not_numbers(identity, field):
         ServerRecord.from_value(value_of(identity, **{field: True}))
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: records.py ServerRecord.from_value checks the protocol with "
-                   "isinstance(v, int), which lets bools through, so [True, False] parses as protocol (1, 0)")
 def test_bools_are_not_protocol_numbers(identity):
     with pytest.raises(RecordError):
         ServerRecord.from_value(value_of(identity, protocol=[True, False]))
@@ -189,10 +187,6 @@ def test_check_owner_rejects_an_unsigned_subkey(identity):
         check_owner(make_record(identity), b"no owner here")
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="engine bug: records.py check_owner lets the ValueError of "
-                          "serialization.load_ssh_public_key escape instead of raising RecordError, so "
-                          "directory.parse_block_records (which catches RecordError only) would crash on such a record")
 @pytest.mark.parametrize("subkey", [b"[owner:ssh-rsa not-base64!!]", b"[owner:garbage]"])
 def test_check_owner_rejects_a_garbage_owner_key_with_record_error(identity, subkey):
     with pytest.raises(RecordError):
