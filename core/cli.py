@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -119,6 +120,9 @@ def _run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    # Idle OpenMP threads must sleep, not spin: a swarm pipelines several processes on the same cores, and
+    # a stage that just finished would otherwise burn the CPU the next stage needs (set before torch loads).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         _run(args)
     except UserFacingError as error:
