@@ -24,6 +24,7 @@ from core.client.swarm_client import SwarmClient
 from core.config import Settings
 from core.models import family_for
 from core.models.family import ModelFamily
+from core.errors import UserFacingError
 from core.models.source import resolve_model
 from core.models.weights import load_config, load_tensors
 from core.swarm.dht import SwarmSelection
@@ -176,14 +177,15 @@ class AutoDistributedModelForCausalLM:
     ) -> DistributedCausalLM:
         settings = settings or Settings.load()
         if isinstance(swarm, str):
-            raise NotImplementedError("private swarms by name arrive with `meadow swarm join`")
+            raise UserFacingError("Joining a private swarm by name needs `meadow swarm join`, which is not built yet; "
+                                  "pass initial_peers=[...] for now")
         selection = swarm or SwarmSelection(namespace=settings["swarm.namespace"], initial_peers=list(initial_peers or []))
         if dht is not None:
             selection.new_swarm = True  # the caller's DHT is already part of a swarm
         source = resolve_model(model_id)
         config = load_config(source)
         family = family_for(config)
-        model = build_client_model(family, config, dtype)
+        model = build_client_model(family, config)
         names = {"model.embed_tokens.weight", "model.norm.weight"}
         if not config.tie_word_embeddings:
             names.add("lm_head.weight")
@@ -195,7 +197,7 @@ class AutoDistributedModelForCausalLM:
 _CLASSES: dict[type, type] = {}
 
 
-def build_client_model(family: ModelFamily, config: PretrainedConfig, dtype: torch.dtype) -> DistributedCausalLM:
+def build_client_model(family: ModelFamily, config: PretrainedConfig) -> DistributedCausalLM:
     base = family.pretrained_base
     if base not in _CLASSES:
         _CLASSES[base] = type(f"Distributed{base.__name__.removesuffix('PreTrainedModel')}ForCausalLM",

@@ -90,15 +90,24 @@ def _from_hub(model_id: str) -> ModelSource:
     return ModelSource(model_id, Path(folder), hub=True)
 
 
-def ensure_file(source: ModelSource, filename: str) -> Path:
-    """The local path of one of the model's files, downloading it (with a progress bar) for hub models."""
+def ensure_file(source: ModelSource, filename: str, optional: bool = False) -> Path:
+    """The local path of one of the model's files, downloading it (with a progress bar) for hub models.
+
+    With `optional`, a file the hub does not have yields a path that does not exist instead of an error.
+    """
     path = source.folder / filename
     if path.is_file() or not source.hub:
         return path
     from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
 
     logger.info("Downloading %s of %s", filename, source.model_id)
-    return Path(hf_hub_download(source.model_id, filename))
+    try:
+        return Path(hf_hub_download(source.model_id, filename))
+    except EntryNotFoundError:
+        if optional:
+            return path
+        raise ModelNotFoundError(f"{source.model_id} on the hub has no {filename}") from None
 
 
 def safetensors_files_for(folder: Path, tensor_names: list[str]) -> list[str]:

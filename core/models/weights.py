@@ -149,10 +149,8 @@ def _load_from_safetensors(
     from safetensors import safe_open
 
     tensors: dict[str, torch.Tensor] = {}
-    files = safetensors_files_for(source.folder, sorted(names)) if not source.hub else None
-    if files is None:
-        index_path = ensure_file(source, "model.safetensors.index.json")
-        files = safetensors_files_for(index_path.parent, sorted(names)) if index_path.is_file() else ["model.safetensors"]
+    index = ensure_file(source, "model.safetensors.index.json", optional=True)
+    files = safetensors_files_for(index.parent, sorted(names)) if index.is_file() else ["model.safetensors"]
     for filename in files:
         path: Path = ensure_file(source, filename)
         with safe_open(str(path), framework="pt") as handle:
