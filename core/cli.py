@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_swarm(generate)
     _add_common(generate)
 
+    swarm = commands.add_parser("swarm", help="inspect the swarm")
+    swarm_commands = swarm.add_subparsers(dest="swarm_command", required=True)
+    status = swarm_commands.add_parser("status", help="servers and throughput of each block of each model")
+    status.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    _add_swarm(status)
+    _add_common(status)
+
     chat = commands.add_parser("chat", help="chat in the terminal through the swarm")
     chat.add_argument("--model", default="smollm2-135m-instruct")
     chat.add_argument("--max-new-tokens", type=int, default=256)
@@ -112,6 +119,10 @@ def _run(args: argparse.Namespace) -> None:
         from core.client.generate_command import run_generate
 
         run_generate(args, _swarm(args, settings), settings)
+    elif args.command == "swarm":
+        from core.swarm.status import run_status
+
+        run_status(_swarm(args, settings), settings, args.json)
     elif args.command == "chat":
         from core.client.chat_command import run_chat
 

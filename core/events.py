@@ -55,6 +55,15 @@ class ServerReady(Event):
 
 
 @dataclass(frozen=True)
+class ServerMoved(Event):
+    """A running server now serves other blocks of its model (after rebalancing)."""
+
+    name: ClassVar[str] = "moved"
+    model: str
+    blocks: list[int]
+
+
+@dataclass(frozen=True)
 class Stopping(Event):
     name: ClassVar[str] = "stopping"
     reason: str

@@ -10,32 +10,54 @@ from hivemind import DHT
 from hivemind.dht.crypto import RSASignatureValidator
 from hivemind.dht.node import DHTNode
 
-from core.swarm.directory import fetch_servers_on_node, record_expiration, store_records
-from core.swarm.keys import block_key
-from core.swarm.records import ServerRecord, record_validators
+from core.swarm.directory import fetch_servers_on_node, record_expiration, store_values
+from core.swarm.keys import block_key, models_key
+from core.swarm.records import ModelIndexRecord, ServerRecord, record_validators
 
 logger = logging.getLogger(__name__)
 
 
 class Announcer:
-    def __init__(self, dht: DHT, namespace: str, record: ServerRecord, owner_key: bytes, period: float, ttl: float):
+    """Writes this server's block records and its model index record under its owner subkey."""
+
+    def __init__(self, dht: DHT, namespace: str, record: ServerRecord, owner_key: bytes, period: float, ttl: float,
+                 num_blocks: int | None = None):
         self.dht = dht
         self.namespace = namespace
         self.record = record
         self.owner_key = owner_key
         self.period = period
         self.ttl = ttl
-        self.keys = [block_key(namespace, record.model, index) for index in range(record.start, record.end)]
+        self.index = ModelIndexRecord(record.peer_id, record.model, num_blocks or record.end)
 
-    async def announce(self, state: str) -> bool:
-        self.record = dataclasses.replace(self.record, state=state)
-        store = partial(store_records, keys=self.keys, subkey=self.owner_key, value=self.record.to_value(),
-                        expiration=record_expiration(self.ttl))
-        future = self.dht.run_coroutine(store, return_future=True)
+    @property
+    def keys(self) -> list[str]:
+        record = self.record
+        return [block_key(self.namespace, record.model, index) for index in range(record.start, record.end)]
+
+    async def announce(self, state: str, **changes: object) -> bool:
+        """Store the record in `state` (with any other field changes) under every served block's key."""
+        future = self.dht.run_coroutine(self._store(state, changes), return_future=True)
         return bool(await future)
 
+    def announce_blocking(self, state: str, **changes: object) -> bool:
+        """`announce` for callers outside an event loop (before the server's loop starts)."""
+        return bool(self.dht.run_coroutine(self._store(state, changes)))
+
+    def _store(self, state: str, changes: dict[str, object]) -> partial:
+        self.record = dataclasses.replace(self.record, state=state, **changes)
+        keys = [*self.keys, models_key(self.namespace)]
+        values = [self.record.to_value()] * len(self.keys) + [self.index.to_value()]
+        return partial(store_values, keys=keys, values=values, subkey=self.owner_key,
+                       expiration=record_expiration(self.ttl))
+
+    async def move(self, start: int, end: int) -> None:
+        """Mark the old blocks offline, then claim the new ones as `joining` (so other servers see the plan)."""
+        await self.announce("offline")
+        await self.announce("joining", start=start, end=end)
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Refresh the records every period until `stop` is set."""
+        """Refresh the records (in their current state) every period until `stop` is set."""
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), self.period)
@@ -43,7 +65,7 @@ class Announcer:
             except asyncio.TimeoutError:
                 pass
             try:
-                if not await self.announce("online"):
+                if not await self.announce(self.record.state):  # a moving server stays `joining` until loaded
                     logger.warning("Some DHT peers refused this server's records; retrying next period")
             except Exception:  # noqa: BLE001 - the server keeps serving; the next period retries
                 logger.exception("Refreshing the server's records failed")

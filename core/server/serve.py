@@ -1,7 +1,8 @@
-"""`meadow serve`: load a span of blocks, serve them over hivemind P2P, announce them in the DHT.
+"""`meadow serve`: choose and load a span of blocks, serve it over hivemind P2P, announce it, rebalance.
 
-Order matters: the DHT (which forks) starts before torch work; `ready` is printed only once a fresh
-client can read the records; SIGTERM/SIGINT announce the server offline before it exits.
+Order matters: the DHT (which forks) starts before torch work; the chosen span is announced as
+`joining` before loading, so servers that join together see each other; `ready` is printed only once a
+fresh client can read the records; SIGTERM/SIGINT announce the server offline before it exits.
 """
 from __future__ import annotations
 
@@ -13,15 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from hivemind import DHT
 
 from core import events
 from core.config import Settings
-from core.errors import UserFacingError
+from core.server.loading import ModelPlan, load_span, plan_model
 from core.swarm.dht import SwarmSelection, start_dht, visible_maddrs
 from core.swarm.identity import Identity
 
 logger = logging.getLogger(__name__)
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @dataclass
@@ -44,80 +45,94 @@ def serve(options: ServeOptions, settings: Settings) -> None:
     dht = start_dht(options.swarm, settings, identity, options.identity, host=options.host, port=options.port,
                     announce_maddrs=options.announce_maddrs)
     try:
-        span, record, model_name = _load(options, settings, dht, identity)
-        asyncio.run(_serve_async(dht, span, record, model_name, options, settings, identity))
+        if settings["server.torch_threads"]:
+            torch.set_num_threads(settings["server.torch_threads"])
+        plan = plan_model(options.model, options.device, options.dtype)
+        start, end = options.blocks or _choose_blocks(dht, plan, options, settings)
+        announcer = _announcer(dht, plan, start, end, options, settings, identity)
+        announcer.announce_blocking("joining")
+        span = load_span(plan, start, end)
+        announcer.record = _with_throughput(announcer.record, span, plan, settings)
+        asyncio.run(_serve_async(dht, plan, span, announcer, options, settings))
     finally:
         dht.shutdown()
 
 
-def _load(options: ServeOptions, settings: Settings, dht, identity: Identity):
-    from core.models import family_for
-    from core.models.source import resolve_model
-    from core.models.weights import block_tensor_names, load_config, load_tensors
-    from core.server.blocks import BlockSpan
-    from core.server.placement import choose_span
-    from core.swarm.records import ServerRecord
+def _choose_blocks(dht: DHT, plan: ModelPlan, options: ServeOptions, settings: Settings) -> tuple[int, int]:
+    from core.server.placement import choose_span, read_swarm
+    from core.server.sizing import fitting_blocks
 
-    if settings["server.torch_threads"]:
-        torch.set_num_threads(settings["server.torch_threads"])
-    device = _device(options.device)
-    dtype = DTYPES[options.dtype]
-    if device.type == "cpu" and dtype == torch.float16:
-        raise UserFacingError("float16 is not supported on CPU; use --dtype float32 or bfloat16")
-    source = resolve_model(options.model)
-    config = load_config(source)
-    family = family_for(config)
-    total = int(config.num_hidden_layers)
-    start, end = options.blocks or choose_span(dht, options.swarm.namespace, source.dht_name, total,
-                                                options.num_blocks or total)
-    if not 0 <= start < end <= total:
-        raise UserFacingError(f"--blocks {start}:{end} is outside the model's {total} blocks (0:{total})")
-    names = block_tensor_names(config, family.block_prefix, range(start, end))
-    progress = lambda done, count: events.Loading(model=source.dht_name, done=done, total=count).emit()  # noqa: E731
-    tensors = load_tensors(source, config, names, dtype, progress)
-    span = BlockSpan(family, config, start, end, tensors, dtype, device)
-    del tensors
-    record = ServerRecord(
-        peer_id=identity.peer_id.to_base58(), state="joining", model=source.dht_name, start=start, end=end,
-        throughput=settings["server.throughput"], dtype=options.dtype, public_name=settings["server.public_name"],
-        cache_tokens_free=settings["server.max_length"],
-    )
-    return span, record, source.dht_name
+    length = options.num_blocks or fitting_blocks(plan, settings)
+    spans = read_swarm(dht, options.swarm.namespace, plan.name, plan.num_blocks)
+    start, end = choose_span(spans, plan.num_blocks, length)
+    logger.info("Chose blocks %d:%d of %s (%d servers seen)", start, end, plan.name, len(spans))
+    return start, end
 
 
-def _device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserFacingError("--device cuda needs an NVIDIA GPU with a CUDA build of torch")
-    return torch.device(name)
-
-
-async def _serve_async(dht, span, record, model_name: str, options: ServeOptions, settings: Settings,
-                       identity: Identity) -> None:
+def _announcer(dht: DHT, plan: ModelPlan, start: int, end: int, options: ServeOptions, settings: Settings,
+               identity: Identity):  # -> Announcer
     from hivemind.dht.crypto import RSASignatureValidator
 
     from core.server.announcer import Announcer
+    from core.swarm.records import ServerRecord
+
+    record = ServerRecord(
+        peer_id=identity.peer_id.to_base58(), state="joining", model=plan.name, start=start, end=end,
+        throughput=settings["server.throughput"], dtype=options.dtype, public_name=settings["server.public_name"],
+        cache_tokens_free=settings["server.max_length"],
+    )
+    owner_key = RSASignatureValidator(identity.private_key).local_public_key
+    return Announcer(dht, options.swarm.namespace, record, owner_key, settings["server.announce_period"],
+                     settings["server.record_ttl"], num_blocks=plan.num_blocks)
+
+
+def _with_throughput(record, span, plan: ModelPlan, settings: Settings):  # ServerRecord -> ServerRecord
+    """A fixed `server.throughput`, or the measured compute speed capped by the estimated network speed."""
+    import dataclasses
+
+    from core.server.block_cost import DTYPE_BYTES
+    from core.server.throughput import Throughput, compute_throughput, network_throughput
+
+    if settings["server.throughput"] > 0:
+        return dataclasses.replace(record, throughput=settings["server.throughput"])
+    measured = Throughput(compute_throughput(span, plan.name),
+                          network_throughput(span.hidden_size, DTYPE_BYTES[plan.dtype_name],
+                                             settings["server.network_mbps"]))
+    logger.info("Throughput: compute %.1f, network %.1f tokens/s per block", measured.compute, measured.network)
+    return dataclasses.replace(record, throughput=measured.effective, compute_throughput=measured.compute,
+                               network_throughput=measured.network)
+
+
+async def _serve_async(dht: DHT, plan: ModelPlan, span, announcer, options: ServeOptions,
+                       settings: Settings) -> None:
     from core.server.handler import BlockServicer, ServerLimits
+    from core.server.moving import MovableSpan
 
     limits = ServerLimits(settings["server.max_length"], settings["server.max_batch_size"],
                           settings["server.max_request_tokens"], settings["server.step_timeout"],
                           settings["server.session_timeout"])
-    servicer = BlockServicer(span, model_name, limits, options.swarm.authorizer)
+    movable = MovableSpan(span)
+    servicer = BlockServicer(movable, plan.name, limits, options.swarm.authorizer)  # type: ignore[arg-type]
     p2p = await dht.replicate_p2p()
     await servicer.add_p2p_handlers(p2p)
-    owner_key = RSASignatureValidator(identity.private_key).local_public_key
-    announcer = Announcer(dht, options.swarm.namespace, record, owner_key, settings["server.announce_period"],
-                          settings["server.record_ttl"])
     stop = asyncio.Event()
     reason = {"value": "stopped"}
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, _on_signal, stop, reason, signum)
     maddrs = visible_maddrs(dht)
+    initial_peers = options.swarm.initial_peers or maddrs
     await announcer.announce("online")
-    await announcer.wait_visible(options.swarm.initial_peers or maddrs, settings["server.ready_check_timeout"])
-    events.ServerReady(peer_id=identity.peer_id.to_base58(), multiaddrs=maddrs, model=model_name,
+    await announcer.wait_visible(initial_peers, settings["server.ready_check_timeout"])
+    events.ServerReady(peer_id=announcer.record.peer_id, multiaddrs=maddrs, model=plan.name,
                        blocks=[span.start, span.end]).emit()
-    logger.info("Serving blocks %d:%d of %s", span.start, span.end, model_name)
+    logger.info("Serving blocks %d:%d of %s", span.start, span.end, plan.name)
+    rebalancing = None
+    if options.blocks is None and settings["server.rebalance_period"] > 0:
+        rebalancing = asyncio.create_task(_rebalance(dht, plan, movable, announcer, servicer, options, settings,
+                                                     initial_peers, stop))
     await announcer.run(stop)
+    if rebalancing is not None:
+        rebalancing.cancel()
     events.Stopping(reason=reason["value"]).emit()
     try:
         # Same TTL as before: the DHT keeps whichever value of a subkey expires last.
@@ -126,6 +141,28 @@ async def _serve_async(dht, span, record, model_name: str, options: ServeOptions
         logger.warning("Could not announce this server offline; its records will expire")
     servicer.shutdown()
     events.Stopped().emit()
+
+
+async def _rebalance(dht: DHT, plan: ModelPlan, movable, announcer, servicer, options: ServeOptions,
+                     settings: Settings, initial_peers: list[str], stop: asyncio.Event) -> None:
+    from core.server.moving import Mover
+    from core.server.placement import ServedSpan, read_swarm
+    from core.server.rebalance import Rebalancer
+
+    async def read_spans() -> list[ServedSpan]:
+        return await asyncio.get_running_loop().run_in_executor(
+            None, read_swarm, dht, options.swarm.namespace, plan.name, plan.num_blocks)
+
+    def me() -> ServedSpan:
+        record = announcer.record
+        return ServedSpan(record.peer_id, record.start, record.end, record.throughput)
+
+    mover = Mover(movable, announcer, lambda start, end: load_span(plan, start, end),
+                  lambda: servicer.stats.open_sessions, settings["server.drain_timeout"], initial_peers,
+                  settings["server.ready_check_timeout"])
+    rebalancer = Rebalancer(read_spans, me, mover.move, plan.num_blocks, settings["server.rebalance_period"],
+                            settings["server.rebalance_margin"])
+    await rebalancer.run(stop)
 
 
 def _on_signal(stop: asyncio.Event, reason: dict, signum: int) -> None:

@@ -13,8 +13,8 @@ from hivemind import DHT
 from hivemind.dht.node import DHTNode
 from hivemind.utils import get_dht_time
 
-from core.swarm.keys import block_key
-from core.swarm.records import IncompatibleVersion, RecordError, ServerRecord, check_owner
+from core.swarm.keys import block_key, models_key
+from core.swarm.records import IncompatibleVersion, ModelIndexRecord, RecordError, ServerRecord, check_owner
 
 logger = logging.getLogger(__name__)
 _warned_versions: set[tuple[int, ...]] = set()
@@ -32,6 +32,14 @@ async def store_records(
     _dht: DHT | None, node: DHTNode, keys: list[str], subkey: bytes, value: dict, expiration: float
 ) -> bool:
     results = await node.store_many(keys, [value] * len(keys), expiration, subkeys=[subkey] * len(keys))
+    return all(results.values())
+
+
+async def store_values(
+    _dht: DHT | None, node: DHTNode, keys: list[str], values: list[dict], subkey: bytes, expiration: float
+) -> bool:
+    """Store one value per key, all under this server's owner subkey."""
+    results = await node.store_many(keys, values, expiration, subkeys=[subkey] * len(keys))
     return all(results.values())
 
 
@@ -78,6 +86,22 @@ async def fetch_servers_on_node(node: DHTNode, namespace: str, model: str, indic
     keys = [block_key(namespace, model, index) for index in indices]
     raw = await fetch_raw(None, node, keys)
     return {index: parse_block_records(raw[key]) for index, key in zip(indices, keys)}
+
+
+def fetch_model_index(dht: DHT, namespace: str) -> list[ModelIndexRecord]:
+    """The model index records of every server that announced one (valid and owner-signed only)."""
+    key = models_key(namespace)
+    raw = dht.run_coroutine(partial(fetch_raw, keys=[key]))[key]
+    records = []
+    for subkey, (value, _expiration) in raw.items():
+        try:
+            record = ModelIndexRecord.from_value(value)
+            check_owner(record, subkey)
+        except RecordError as error:
+            logger.debug("Dropping a model index record: %s", error)
+            continue
+        records.append(record)
+    return records
 
 
 def record_expiration(ttl: float) -> float:

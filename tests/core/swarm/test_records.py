@@ -11,8 +11,8 @@ from hivemind.utils import MSGPackSerializer, get_dht_time
 
 from core import PROTOCOL_VERSION, __version__
 from core.swarm.identity import Identity, peer_id_from_public_key
-from core.swarm.records import (IncompatibleVersion, RecordError, ServerRecord, ServerRecordValidator, check_owner,
-                                owner_public_key, record_validators)
+from core.swarm.records import (IncompatibleVersion, ModelIndexRecord, RecordError, ServerRecord,
+                                ServerRecordValidator, check_owner, owner_public_key, parse_record, record_validators)
 
 
 @pytest.fixture(scope="module")
@@ -297,3 +297,49 @@ def test_from_file_creates_a_missing_identity(tmp_path):
 
 def test_distinct_identities_have_distinct_peer_ids(identity, other_identity):
     assert identity.peer_id != other_identity.peer_id
+
+
+# --- model index records ----------------------------------------------------------------------------------
+
+def index_value(identity: Identity, **changes) -> dict:
+    value = ModelIndexRecord(identity.peer_id.to_base58(), "smollm2-135m-instruct", 30).to_value()
+    value.update(changes)
+    return value
+
+
+def test_model_index_round_trip_and_dispatch(identity):
+    record = ModelIndexRecord(identity.peer_id.to_base58(), "smollm2-135m-instruct", 30)
+    assert ModelIndexRecord.from_value(MSGPackSerializer.loads(MSGPackSerializer.dumps(record.to_value()))) == record
+    assert parse_record(record.to_value()) == record
+    assert isinstance(parse_record(make_record(identity).to_value()), ServerRecord)
+
+
+@pytest.mark.parametrize("changes", [{"num_blocks": 0}, {"num_blocks": True}, {"num_blocks": "30"}, {"model": ""},
+                                     {"model": None}, {"peer_id": 5}, {"protocol": None}, {"kind": "other"}])
+def test_malformed_model_index_records_are_rejected(identity, changes):
+    with pytest.raises(RecordError):
+        ModelIndexRecord.from_value(index_value(identity, **changes))
+
+
+def test_validator_accepts_an_owned_model_index_record(identity):
+    value = MSGPackSerializer.dumps(index_value(identity))
+    assert ServerRecordValidator().validate(dht_record(owner_subkey(identity), value, key=b"tiny/models"))
+
+
+def test_validator_rejects_unsigned_foreign_or_malformed_model_index_records(identity, other_identity):
+    validator = ServerRecordValidator()
+    value = MSGPackSerializer.dumps(index_value(identity))
+    assert not validator.validate(dht_record(None, value, key=b"tiny/models"))
+    assert not validator.validate(dht_record(MSGPackSerializer.dumps(b"someone"), value, key=b"tiny/models"))
+    assert not validator.validate(dht_record(owner_subkey(other_identity), value, key=b"tiny/models"))
+    bad = MSGPackSerializer.dumps(index_value(identity, num_blocks=-1))
+    assert not validator.validate(dht_record(owner_subkey(identity), bad, key=b"tiny/models"))
+
+
+def test_signed_model_index_record_through_the_composite_validator(identity, other_identity):
+    signer = CompositeValidator(record_validators(RSASignatureValidator(identity.private_key)))
+    reader = CompositeValidator(record_validators(RSASignatureValidator(other_identity.private_key)))
+    unsigned = dht_record(MSGPackSerializer.dumps(owner_subkey(identity)), MSGPackSerializer.dumps(index_value(identity)),
+                          key=b"tiny/models")
+    assert reader.validate(dataclasses.replace(unsigned, value=signer.sign_value(unsigned)))
+    assert not reader.validate(unsigned)

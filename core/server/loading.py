@@ -1,0 +1,74 @@
+"""Resolve the model a server serves once, then load any span of its blocks (at start and after a move)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+from transformers import PretrainedConfig
+
+from core import events
+from core.errors import UserFacingError
+from core.models.family import ModelFamily
+from core.models.source import ModelSource
+from core.server.blocks import BlockSpan
+
+logger = logging.getLogger(__name__)
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """What a server needs to load blocks of one model: its files, config and architecture."""
+
+    source: ModelSource
+    config: PretrainedConfig
+    family: ModelFamily
+    dtype_name: str
+    device: torch.device
+
+    @property
+    def name(self) -> str:
+        return self.source.dht_name
+
+    @property
+    def num_blocks(self) -> int:
+        return int(self.config.num_hidden_layers)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype_name]
+
+
+def plan_model(model: str, device_name: str, dtype_name: str) -> ModelPlan:
+    from core.models import family_for
+    from core.models.source import resolve_model
+    from core.models.weights import load_config
+
+    device = _device(device_name)
+    if device.type == "cpu" and dtype_name == "float16":
+        raise UserFacingError("float16 is not supported on CPU; use --dtype float32 or bfloat16")
+    source = resolve_model(model)
+    config = load_config(source)
+    return ModelPlan(source, config, family_for(config), dtype_name, device)
+
+
+def load_span(plan: ModelPlan, start: int, end: int) -> BlockSpan:
+    """Read blocks [start, end) (and nothing else) and build them on the plan's device, with progress events."""
+    from core.models.weights import block_tensor_names, load_tensors
+
+    if not 0 <= start < end <= plan.num_blocks:
+        raise UserFacingError(f"--blocks {start}:{end} is outside the model's {plan.num_blocks} blocks "
+                              f"(0:{plan.num_blocks})")
+    names = block_tensor_names(plan.config, plan.family.block_prefix, range(start, end))
+    progress = lambda done, count: events.Loading(model=plan.name, done=done, total=count).emit()  # noqa: E731
+    tensors = load_tensors(plan.source, plan.config, names, plan.dtype, progress)
+    span = BlockSpan(plan.family, plan.config, start, end, tensors, plan.dtype, plan.device)
+    del tensors
+    return span
+
+
+def _device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserFacingError("--device cuda needs an NVIDIA GPU with a CUDA build of torch")
+    return torch.device(name)

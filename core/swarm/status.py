@@ -1,0 +1,78 @@
+"""`meadow swarm status`: per model, how many servers hold each block, their summed throughput, and the gaps.
+
+Models are listed from the model index records servers write under `{namespace}/models`, so the
+reader need not know them in advance. JSON (fixed by DESIGN.md):
+{"models": [{"model": ID, "num_blocks": N, "blocks": [{"index": i, "servers": k, "throughput": t}, ...]}]}
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+
+from hivemind import DHT
+
+from core.errors import format_ranges
+from core.swarm.directory import BlockServer, fetch_model_index, fetch_servers
+
+logger = logging.getLogger(__name__)
+
+
+def collect_status(dht: DHT, namespace: str) -> dict:
+    """The swarm's models and, for each block, its online servers and their summed throughput."""
+    sizes: dict[str, Counter] = {}
+    for record in fetch_model_index(dht, namespace):
+        sizes.setdefault(record.model, Counter())[record.num_blocks] += 1
+    models = []
+    for model in sorted(sizes):
+        num_blocks = sizes[model].most_common(1)[0][0]  # servers of one model agree unless one is broken
+        found = fetch_servers(dht, namespace, model, list(range(num_blocks)))
+        models.append(model_status(model, num_blocks, found))
+    return {"models": models}
+
+
+def model_status(model: str, num_blocks: int, found: dict[int, list[BlockServer]]) -> dict:
+    blocks = []
+    for index in range(num_blocks):
+        online = [server.record for server in found.get(index, []) if server.record.state == "online"]
+        blocks.append({"index": index, "servers": len(online),
+                       "throughput": round(sum(record.throughput for record in online), 3)})
+    return {"model": model, "num_blocks": num_blocks, "blocks": blocks}
+
+
+def format_table(status: dict) -> str:
+    """A compact table: one row per run of blocks with the same servers and throughput, then the gaps."""
+    if not status["models"]:
+        return "No models are served in this swarm yet."
+    lines = []
+    for model in status["models"]:
+        lines.append(f"{model['model']} ({model['num_blocks']} blocks)")
+        lines.append(f"  {'blocks':<10} {'servers':>7} {'throughput':>12}")
+        for first, last, servers, throughput in _runs(model["blocks"]):
+            label = f"{first}" if first == last else f"{first}-{last}"
+            lines.append(f"  {label:<10} {servers:>7} {throughput:>12.1f}")
+        gaps = [block["index"] for block in model["blocks"] if block["servers"] == 0]
+        lines.append(f"  gaps: blocks {format_ranges(gaps)}" if gaps else "  gaps: none, every block is served")
+    return "\n".join(lines)
+
+
+def _runs(blocks: list[dict]) -> list[tuple[int, int, int, float]]:
+    runs: list[tuple[int, int, int, float]] = []
+    for block in blocks:
+        key = (block["servers"], block["throughput"])
+        if runs and runs[-1][2:] == key and runs[-1][1] == block["index"] - 1:
+            runs[-1] = (runs[-1][0], block["index"], *key)
+        else:
+            runs.append((block["index"], block["index"], *key))
+    return runs
+
+
+def run_status(swarm, settings, as_json: bool) -> None:  # swarm: SwarmSelection, settings: Settings
+    from core.swarm.dht import start_dht
+
+    dht = start_dht(swarm, settings, client_mode=True)
+    try:
+        status = collect_status(dht, swarm.namespace)
+    finally:
+        dht.shutdown()
+    print(json.dumps(status) if as_json else format_table(status), flush=True)
