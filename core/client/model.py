@@ -18,6 +18,7 @@ from transformers import GenerationConfig, GenerationMixin, PretrainedConfig
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
+from core.client.bans import BanList
 from core.client.inference import InferenceSession
 from core.client.routing import wait_for_route
 from core.client.swarm_client import SwarmClient
@@ -68,6 +69,7 @@ class DistributedCausalLM:
         self.model_name = model_name
         self.settings = settings
         self._active_session: InferenceSession | None = None
+        self.bans = BanList(settings["client.ban_seconds"])
 
     @property
     def num_blocks(self) -> int:
@@ -75,7 +77,8 @@ class DistributedCausalLM:
 
     def inference_session(self, max_length: int) -> InferenceSession:
         """Open a KV-cached session through the swarm for up to `max_length` tokens (a context manager)."""
-        route = wait_for_route(self.swarm_client, self.model_name, self.num_blocks, self.settings["client.route_timeout"])
+        route = wait_for_route(self.swarm_client, self.model_name, self.num_blocks, self.settings["client.route_timeout"],
+                               exclude=self.bans.banned())
         logger.info("Route: %s", " -> ".join(f"{s.peer_id[-6:]}[{s.start}:{s.end}]" for s in route))
         return _ActivatingSession(self, route, max_length)
 
@@ -137,8 +140,8 @@ class _ActivatingSession(InferenceSession):
     """An InferenceSession that, while entered, is the one the model's forward and generate use."""
 
     def __init__(self, model: DistributedCausalLM, route: list, max_length: int):
-        super().__init__(model.swarm_client, route, model.model_name, max_length,
-                         model.settings["client.request_timeout"])
+        super().__init__(model.swarm_client, route, model.model_name, model.num_blocks, max_length, model.settings,
+                         bans=model.bans)
         self._model = model
 
     def __enter__(self) -> InferenceSession:

@@ -38,30 +38,44 @@ def missing_blocks(found: dict[int, list[BlockServer]], num_blocks: int) -> list
     return [i for i in range(num_blocks) if not any(r.start <= i < r.end for r in peers.values())]
 
 
-def make_route(found: dict[int, list[BlockServer]], model: str, num_blocks: int) -> list[RouteSpan]:
-    """Fewest hops: from each position take the server reaching furthest (ties: throughput, then random)."""
-    peers = list(online_servers(found).values())
+def make_route(
+    found: dict[int, list[BlockServer]],
+    model: str,
+    num_blocks: int,
+    start: int = 0,
+    end: int | None = None,
+    exclude: frozenset[str] = frozenset(),
+) -> list[RouteSpan]:
+    """Blocks [start, end) with the fewest hops: from each position, the server reaching furthest
+    (ties: throughput, then random); servers in `exclude` (banned) are skipped."""
+    end = num_blocks if end is None else end
+    peers = [record for peer, record in online_servers(found).items() if peer not in exclude]
     route: list[RouteSpan] = []
-    position = 0
-    while position < num_blocks:
+    position = start
+    while position < end:
         candidates = [r for r in peers if r.start <= position < r.end]
         if not candidates:
-            raise MissingBlocksError(model, missing_blocks(found, num_blocks), num_blocks)
-        best = max(candidates, key=lambda r: (min(r.end, num_blocks), r.throughput, random.random()))
-        end = min(best.end, num_blocks)
-        route.append(RouteSpan(best.peer_id, position, end, best))
-        position = end
+            covered = {i for r in peers for i in range(r.start, r.end)}
+            raise MissingBlocksError(model, [i for i in range(start, end) if i not in covered], num_blocks)
+        best = max(candidates, key=lambda r: (min(r.end, end), r.throughput, random.random()))
+        span_end = min(best.end, end)
+        route.append(RouteSpan(best.peer_id, position, span_end, best))
+        position = span_end
     return route
 
 
-def wait_for_route(client, model: str, num_blocks: int, timeout: float) -> list[RouteSpan]:  # client: SwarmClient
+def wait_for_route(client, model: str, num_blocks: int, timeout: float,  # client: SwarmClient
+                   exclude: frozenset[str] = frozenset()) -> list[RouteSpan]:
     """A route as soon as the swarm covers the model; MissingBlocksError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     delay = 0.2
     while True:
         found = client.servers(model, num_blocks)
         try:
-            return make_route(found, model, num_blocks)
+            try:
+                return make_route(found, model, num_blocks, exclude=exclude)
+            except MissingBlocksError:
+                return make_route(found, model, num_blocks)  # banned servers beat no servers at all
         except MissingBlocksError:
             if time.monotonic() >= deadline:
                 raise

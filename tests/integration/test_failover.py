@@ -1,0 +1,70 @@
+"""A server on the session's route dies, stops or hangs mid-generation: the output still equals the
+fault-free run, because replacements are rebuilt by replaying the session with its step boundaries."""
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+from transformers.generation.streamers import BaseStreamer
+
+from tests.integration.conftest import client_for, start_servers
+
+SPANS = [(0, 6), (0, 6), (0, 3), (3, 6)]  # overlapping replicas of the tiny 6-block model
+PROMPT = torch.tensor([[1, 11, 23, 57, 101, 7]])
+
+
+class FaultAt(BaseStreamer):
+    """Calls `fault` when the generation has produced `at` new tokens."""
+
+    def __init__(self, at: int, fault):
+        self.at = at
+        self.fault = fault
+        self.count = -1  # the first put() is the prompt
+
+    def put(self, value: torch.Tensor) -> None:
+        self.count += 1
+        if self.count == self.at:
+            self.fault()
+
+    def end(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def expected_tokens(tiny_llama):
+    local = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32).eval()
+    return local.generate(PROMPT, max_new_tokens=64, min_new_tokens=64, do_sample=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["SIGKILL", "SIGTERM", "SIGSTOP"])
+def test_generation_survives_loss_of_the_on_route_server(bootstrap, tiny_llama, expected_tokens, fault):
+    namespace = f"failover-{fault.lower()}"
+    servers = start_servers(str(tiny_llama), SPANS, namespace, bootstrap.multiaddrs)
+    by_peer = {server.peer_id: server for server in servers}
+    model = client_for(str(tiny_llama), namespace, bootstrap.multiaddrs, "client.request_timeout=20")
+    victims = []
+    try:
+        with model.inference_session(max_length=PROMPT.shape[1] + 64) as session:
+            def strike() -> None:
+                victim = by_peer[session.route[0].peer_id]
+                victims.append(victim)
+                os.kill(victim.pid, getattr(signal, fault))
+
+            tokens = model.generate(PROMPT, max_new_tokens=64, min_new_tokens=64, do_sample=False,
+                                    streamer=FaultAt(20, strike))
+            replacements = session.replacements
+            final_route = {span.peer_id for span in session.route}
+    finally:
+        model.shutdown()
+        for server in servers:
+            if fault == "SIGSTOP" and server in victims:
+                os.kill(server.pid, signal.SIGCONT)
+            server.stop()
+    assert victims, "the fault was never injected"
+    assert torch.equal(tokens, expected_tokens)
+    assert replacements == 1
+    assert victims[0].peer_id not in final_route
