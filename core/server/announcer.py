@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Callable
 from functools import partial
 
 from hivemind import DHT
@@ -29,6 +30,8 @@ class Announcer:
         self.period = period
         self.ttl = ttl
         self.index = ModelIndexRecord(record.peer_id, record.model, num_blocks or record.end)
+        # Current load (queue_depth, cache_tokens_free, ...): record fields refreshed with every announcement.
+        self.load: Callable[[], dict[str, object]] = dict
 
     @property
     def keys(self) -> list[str]:
@@ -45,7 +48,7 @@ class Announcer:
         return bool(self.dht.run_coroutine(self._store(state, changes)))
 
     def _store(self, state: str, changes: dict[str, object]) -> partial:
-        self.record = dataclasses.replace(self.record, state=state, **changes)
+        self.record = dataclasses.replace(self.record, state=state, **{**self.load(), **changes})
         keys = [*self.keys, models_key(self.namespace)]
         values = [self.record.to_value()] * len(self.keys) + [self.index.to_value()]
         return partial(store_values, keys=keys, values=values, subkey=self.owner_key,

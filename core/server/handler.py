@@ -4,6 +4,10 @@ rpc_inference: a stream; the first message opens a session (model, span, max_len
 first step; every message carries hidden states [batch, new tokens, hidden] and the position they start
 at. rpc_forward: one stateless pass. rpc_info: what this server serves. Every request passes the RPC
 authorizer first. Bad input raises a WireError whose message reaches the caller; the server goes on.
+
+A session reserves its whole attention cache when it opens (see admission.py: a full server answers
+"busy:", a stopping one "draining:"), and frees it when its stream ends or it stays idle too long.
+Compute goes through a priority scheduler: decode steps first, then prefills, then stateless forwards.
 """
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ import asyncio
 import logging
 import uuid
 from typing import AsyncIterator  # hivemind recognises streams by typing.AsyncIterator hints
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +23,9 @@ from hivemind.p2p import P2PContext, ServicerBase
 from hivemind.proto import runtime_pb2
 
 from core import PROTOCOL_VERSION, __version__
+from core.server.admission import DRAINING, Admission
 from core.server.blocks import BlockSpan
+from core.server.scheduler import ComputeScheduler, Priority
 from core.swarm.auth import AccessDenied, RpcAuthorizer
 from core.wire import WireError, decode_metadata, decode_tensor, require, response
 
@@ -34,6 +39,9 @@ class ServerLimits:
     max_request_tokens: int
     step_timeout: float
     session_timeout: float
+    idle_timeout: float = 300.0
+    prefill_chunk_tokens: int = 2048
+    step_delay: float = 0.0
 
 
 @dataclass
@@ -52,16 +60,24 @@ class _Session:
         self.cache = cache
         self.position = 0
         self.batch_size: int | None = None
+        self.reserved = 0  # block-tokens of the cache budget held by this session
 
 
 class BlockServicer(ServicerBase):
-    def __init__(self, span: BlockSpan, model: str, limits: ServerLimits, authorizer: RpcAuthorizer):
+    def __init__(self, span: BlockSpan, model: str, limits: ServerLimits, authorizer: RpcAuthorizer,
+                 admission: Admission):
         self.span = span
         self.model = model
         self.limits = limits
         self.authorizer = authorizer
+        self.admission = admission
         self.stats = ServerStats()
-        self._compute = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meadow-compute")
+        self.scheduler = ComputeScheduler()
+
+    @property
+    def cache_tokens_free(self) -> int:
+        """Free cache tokens per served block (what a session over the whole span may still take)."""
+        return self.admission.budget.free // max(1, self.span.end - self.span.start)
 
     async def rpc_info(self, request: runtime_pb2.ExpertRequest, context: P2PContext) -> runtime_pb2.ExpertResponse:
         self._authorized_metadata(request, context)
@@ -69,24 +85,28 @@ class BlockServicer(ServicerBase):
             "version": __version__, "protocol": list(PROTOCOL_VERSION), "model": self.model,
             "start": self.span.start, "end": self.span.end, "dtype": str(self.span.dtype).removeprefix("torch."),
             "hidden_size": self.span.hidden_size, "max_length": self.limits.max_length,
-            "open_sessions": self.stats.open_sessions,
+            "open_sessions": self.stats.open_sessions, "cache_tokens_free": self.cache_tokens_free,
+            "queue_depth": self.scheduler.queue_depth, "draining": self.admission.draining.is_set(),
         })
 
     async def rpc_forward(self, request: runtime_pb2.ExpertRequest, context: P2PContext) -> runtime_pb2.ExpertResponse:
         metadata = self._authorized_metadata(request, context)
         start, end = self._check_span(metadata)
         hidden = self._decode_hidden(request, batch_size=None, length_limit=self.limits.max_length, what="a request")
-        output = await self._run(self.span.forward, hidden, start, end)
+        output = await self.scheduler.run(Priority.FORWARD, self.span.forward, hidden, start, end)
         self._count(hidden)
         return response([output])
 
     async def rpc_inference(
         self, requests: AsyncIterator[runtime_pb2.ExpertRequest], context: P2PContext
     ) -> AsyncIterator[runtime_pb2.ExpertResponse]:
-        first = await self._next(requests)
+        first = await self._next(requests, opening=True)
         if first is None:
             return
-        session = self._open_session(self._authorized_metadata(first, context))
+        metadata = self._authorized_metadata(first, context)
+        session = self._open_session(metadata)
+        session.reserved = session.max_length * (session.end - session.start)  # batch 1; grown on the first step
+        await self.admission.admit(session.reserved, _alloc_timeout(metadata))
         self.stats.open_sessions += 1
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.session_timeout
@@ -99,6 +119,7 @@ class BlockServicer(ServicerBase):
                 message = await self._next(requests)
         finally:
             self.stats.open_sessions -= 1
+            self.admission.budget.release(session.reserved)
             session.cache = None
 
     async def _step(self, session: _Session, message: runtime_pb2.ExpertRequest, is_first: bool) -> runtime_pb2.ExpertResponse:
@@ -115,8 +136,14 @@ class BlockServicer(ServicerBase):
             raise WireError(f"step starts at position {position}, but the session holds {session.position} tokens")
         hidden = self._decode_hidden(message, session.batch_size, session.max_length - session.position,
                                      what="the session's remaining length")
+        if session.batch_size is None and hidden.shape[0] > 1:
+            extra = session.reserved * (hidden.shape[0] - 1)
+            self.admission.try_grow(extra)
+            session.reserved += extra
         session.batch_size = hidden.shape[0]
-        output = await self._run(self.span.forward, hidden, session.start, session.end, session.cache, position)
+        if self.limits.step_delay > 0:
+            await asyncio.sleep(self.limits.step_delay)
+        output = await self._compute_step(session, hidden, position)
         session.position += hidden.shape[1]
         self._count(hidden)
         return response([output], {"position": session.position})
@@ -171,20 +198,62 @@ class BlockServicer(ServicerBase):
             raise WireError("hidden states contain NaN or infinity")
         return hidden
 
-    async def _next(self, requests: AsyncIterator[runtime_pb2.ExpertRequest]) -> runtime_pb2.ExpertRequest | None:
-        try:
-            return await asyncio.wait_for(anext(requests), self.limits.step_timeout)
-        except StopAsyncIteration:
-            return None
-        except asyncio.TimeoutError:
-            raise WireError(f"no step within {self.limits.step_timeout:.0f} s; closing the session") from None
+    async def _compute_step(self, session: _Session, hidden: torch.Tensor, position: int) -> torch.Tensor:
+        """One step through the session's blocks; a prefill longer than the chunk size goes in chunks.
 
-    async def _run(self, function: Any, *args: Any) -> torch.Tensor:
-        return await asyncio.get_running_loop().run_in_executor(self._compute, function, *args)
+        Chunks are separate scheduled tasks, so other sessions' decode steps run between them. A chunked
+        prefill attends in pieces and its float rounding differs from a one-shot one, which would break the
+        guarantee that the swarm's greedy output equals local transformers' given the same step boundaries;
+        so prefills up to the chunk size (2048 by default, more than any normal prompt) are never chunked.
+        """
+        length, chunk = hidden.shape[1], self.limits.prefill_chunk_tokens
+        priority = Priority.DECODE if length == 1 else Priority.PREFILL
+        forward, start, end, cache = self.span.forward, session.start, session.end, session.cache
+        if length <= chunk:
+            return await self.scheduler.run(priority, forward, hidden, start, end, cache, position)
+        outputs = []
+        for offset in range(0, length, chunk):
+            piece = hidden[:, offset:offset + chunk]
+            outputs.append(await self.scheduler.run(priority, forward, piece, start, end, cache, position + offset))
+        return torch.cat(outputs, dim=1)
+
+    async def _next(self, requests: AsyncIterator[runtime_pb2.ExpertRequest],
+                    opening: bool = False) -> runtime_pb2.ExpertRequest | None:
+        """The stream's next message, or None at its end.
+
+        Once a stopping server's drain time is up, an open session gets a "draining:" error instead: with
+        hivemind's streams a caller notices a silently closed stream only after its next send, while an error
+        reaches it at once, so it moves on to another server right away. Openings are always read (and refused).
+        """
+        timeout = min(self.limits.step_timeout, self.limits.idle_timeout)
+        receiving = asyncio.ensure_future(anext(requests))
+        closing = asyncio.ensure_future(asyncio.Event().wait() if opening else self.admission.closing.wait())
+        try:
+            done, _ = await asyncio.wait({receiving, closing}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closing.cancel()
+            if not receiving.done():
+                receiving.cancel()
+        if receiving in done:
+            try:
+                return receiving.result()
+            except StopAsyncIteration:
+                return None
+        if closing in done:
+            raise WireError(f"{DRAINING} this server is shutting down; continue the session on another server")
+        raise WireError(f"no step within {timeout:.0f} s; closing the session and freeing its cache")
 
     def _count(self, hidden: torch.Tensor) -> None:
         self.stats.requests += 1
         self.stats.tokens += hidden.shape[0] * hidden.shape[1]
 
     def shutdown(self) -> None:
-        self._compute.shutdown(wait=True, cancel_futures=True)
+        self.scheduler.shutdown(wait=True)
+
+
+def _alloc_timeout(metadata: dict[str, Any]) -> float:
+    """Seconds the client lets a new session wait for cache room (metadata `alloc_timeout`, default 0)."""
+    value = metadata.get("alloc_timeout", 0.0)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+        raise WireError("metadata 'alloc_timeout' must be a number of seconds")
+    return float(value)

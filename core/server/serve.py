@@ -2,7 +2,8 @@
 
 Order matters: the DHT (which forks) starts before torch work; the chosen span is announced as
 `joining` before loading, so servers that join together see each other; `ready` is printed only once a
-fresh client can read the records; SIGTERM/SIGINT announce the server offline before it exits.
+fresh client can read the records. SIGTERM/SIGINT drain: new sessions are refused ("draining:"), the server
+is announced offline, open sessions get up to `server.drain_timeout` to finish, then it exits.
 """
 from __future__ import annotations
 
@@ -105,14 +106,14 @@ def _with_throughput(record, span, plan: ModelPlan, settings: Settings):  # Serv
 
 async def _serve_async(dht: DHT, plan: ModelPlan, span, announcer, options: ServeOptions,
                        settings: Settings) -> None:
-    from core.server.handler import BlockServicer, ServerLimits
+    from core.server.handler import BlockServicer
     from core.server.moving import MovableSpan
 
-    limits = ServerLimits(settings["server.max_length"], settings["server.max_batch_size"],
-                          settings["server.max_request_tokens"], settings["server.step_timeout"],
-                          settings["server.session_timeout"])
     movable = MovableSpan(span)
-    servicer = BlockServicer(movable, plan.name, limits, options.swarm.authorizer)  # type: ignore[arg-type]
+    servicer = BlockServicer(movable, plan.name, _limits(settings), options.swarm.authorizer,  # type: ignore[arg-type]
+                             _admission(plan, span, options, settings))
+    announcer.load = lambda: {"queue_depth": servicer.scheduler.queue_depth,
+                              "cache_tokens_free": servicer.cache_tokens_free}
     p2p = await dht.replicate_p2p()
     await servicer.add_p2p_handlers(p2p)
     stop = asyncio.Event()
@@ -134,13 +135,38 @@ async def _serve_async(dht: DHT, plan: ModelPlan, span, announcer, options: Serv
     if rebalancing is not None:
         rebalancing.cancel()
     events.Stopping(reason=reason["value"]).emit()
+    servicer.admission.draining.set()  # refuse new sessions before anything else
     try:
         # Same TTL as before: the DHT keeps whichever value of a subkey expires last.
         await asyncio.wait_for(announcer.announce("offline"), 5.0)
     except Exception:  # noqa: BLE001 - exiting anyway; the records expire on their own
         logger.warning("Could not announce this server offline; its records will expire")
+    await servicer.admission.drain(settings["server.drain_timeout"], lambda: servicer.stats.open_sessions)
     servicer.shutdown()
     events.Stopped().emit()
+
+
+def _limits(settings: Settings):  # -> ServerLimits
+    from core.server.handler import ServerLimits
+
+    return ServerLimits(settings["server.max_length"], settings["server.max_batch_size"],
+                        settings["server.max_request_tokens"], settings["server.step_timeout"],
+                        settings["server.session_timeout"], settings["server.idle_session_timeout"],
+                        settings["server.prefill_chunk_tokens"], settings["server.step_delay"])
+
+
+def _admission(plan: ModelPlan, span, options: ServeOptions, settings: Settings):  # -> Admission
+    """The cache budget: `server.cache_tokens` per block, or a share of the memory free after loading."""
+    from core.server.admission import Admission
+    from core.server.memory import CacheBudget, default_cache_tokens
+
+    num_blocks = span.end - span.start
+    tokens = settings["server.cache_tokens"]
+    if tokens <= 0:
+        device = torch.device(options.device)
+        tokens = default_cache_tokens(span.config, plan.dtype_name, num_blocks, device.type, device.index or 0,
+                                      settings["server.vram_reserve_gb"], settings["server.ram_reserve_gb"])
+    return Admission(CacheBudget(tokens * num_blocks), settings["server.max_alloc_timeout"])
 
 
 async def _rebalance(dht: DHT, plan: ModelPlan, movable, announcer, servicer, options: ServeOptions,

@@ -1,0 +1,65 @@
+"""The servicer's compute path: short prefills run as one scheduled task (bit-exact), long ones in chunks."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, LlamaConfig
+
+from core.models import family_for
+from core.server.admission import Admission
+from core.server.blocks import BlockSpan
+from core.server.handler import BlockServicer, ServerLimits, _Session
+from core.server.memory import CacheBudget
+from tests.helpers.tiny_models import TINY_LLAMA
+
+
+@pytest.fixture(scope="module")
+def span() -> BlockSpan:
+    torch.manual_seed(0)
+    config = LlamaConfig(**TINY_LLAMA)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
+    state = {name: tensor for name, tensor in model.state_dict().items() if name.startswith("model.layers.")}
+    return BlockSpan(family_for(config), config, 0, 6, state, torch.float32, torch.device("cpu"))
+
+
+def _servicer(span: BlockSpan, chunk: int) -> tuple[BlockServicer, list[int]]:
+    """A servicer whose span records the length of every computed task."""
+    lengths: list[int] = []
+
+    class Recording:
+        def __getattr__(self, name: str):
+            return getattr(span, name)
+
+        def forward(self, hidden, *args):
+            lengths.append(hidden.shape[1])
+            return span.forward(hidden, *args)
+
+    limits = ServerLimits(8192, 64, 65536, 300.0, 1800.0, prefill_chunk_tokens=chunk)
+    return BlockServicer(Recording(), "tiny", limits, None, Admission(CacheBudget(10**6), 0.0)), lengths
+
+
+def _prefill(servicer: BlockServicer, span: BlockSpan, hidden: torch.Tensor) -> tuple[torch.Tensor, _Session]:
+    session = _Session("s", 0, 6, 512, span.new_cache())
+    try:
+        return asyncio.run(servicer._compute_step(session, hidden, 0)), session
+    finally:
+        servicer.shutdown()
+
+
+def test_prefill_up_to_the_chunk_size_is_one_task_and_exact(span):
+    hidden = torch.randn(1, 40, 64, generator=torch.Generator().manual_seed(1))
+    servicer, lengths = _servicer(span, chunk=40)
+    output, _ = _prefill(servicer, span, hidden)
+    assert lengths == [40]
+    assert torch.equal(output, span.forward(hidden, 0, 6, span.new_cache(), 0))
+
+
+def test_long_prefill_is_computed_in_chunks_against_the_session_cache(span):
+    hidden = torch.randn(1, 100, 64, generator=torch.Generator().manual_seed(2))
+    servicer, lengths = _servicer(span, chunk=32)
+    output, session = _prefill(servicer, span, hidden)
+    assert lengths == [32, 32, 32, 4]
+    assert session.cache.get_seq_length() == 100
+    assert torch.allclose(output, span.forward(hidden, 0, 6, span.new_cache(), 0), atol=1e-5)
