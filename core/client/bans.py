@@ -1,4 +1,4 @@
-"""Servers that failed are avoided for a while, longer on each repeat."""
+"""Servers that failed are avoided for a while, longer on each repeat; busy ones only briefly."""
 from __future__ import annotations
 
 import threading
@@ -21,6 +21,11 @@ class BanList:
             self._strikes[peer_id] = strikes + 1
             self._until[peer_id] = time.monotonic() + seconds
             return seconds
+
+    def ban_briefly(self, peer_id: str, seconds: float) -> None:
+        """Avoid `peer_id` for `seconds` without a strike (it is busy, not faulty); never shortens a ban."""
+        with self._lock:
+            self._until[peer_id] = max(self._until.get(peer_id, 0.0), time.monotonic() + seconds)
 
     def banned(self) -> frozenset[str]:
         now = time.monotonic()

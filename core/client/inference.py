@@ -18,7 +18,9 @@ import torch
 from hivemind.proto import runtime_pb2
 
 from core.client.bans import BanList
-from core.client.routing import RouteSpan, make_route
+from core.client.failures import ServerBusyError, ServerLeavingError, classify
+from core.client.route_cost import CostModel
+from core.client.routing import RouteSpan, make_route, online_servers
 from core.client.worker import run_sync
 from core.errors import MissingBlocksError, RemoteCallError
 from core.wire import FLOAT_DTYPES, WireError, decode_metadata, decode_tensor, request
@@ -57,12 +59,13 @@ class _SpanSession:
         started = time.monotonic()
         try:
             output = await self._exchange(hidden)
-        except (RemoteCallError, asyncio.CancelledError):
+        except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - dial failures, resets, timeouts: all mean "this server failed"
-            raise RemoteCallError(f"server {self.span.peer_id} failed a step ({type(error).__name__}: {error})") from None
+            raise classify(self.span.peer_id, error) from None
         if hidden.shape[1] == 1:
             elapsed = time.monotonic() - started
+            self.client.stats.observe_step(self.span.peer_id, self.span.end - self.span.start, elapsed)
             self._decode_seconds = elapsed if self._decode_seconds is None else 0.7 * self._decode_seconds + 0.3 * elapsed
         self.history.append(hidden)
         return output
@@ -117,12 +120,14 @@ class InferenceSession:
         self.timeout = settings["client.request_timeout"]
         self.max_retries = settings["client.max_retries"]
         self.hang_factor = settings["client.hang_factor"]
+        self.busy_ban_seconds = settings["client.busy_ban_seconds"]
         self.bans = bans or BanList(settings["client.ban_seconds"])
         self._spans = [self._open(span) for span in route]
         self.position = 0
         self.token_ids: torch.Tensor | None = None  # [batch, position] when steps were fed token ids
         self.closed = False
         self.replacements = 0
+        client.session_opened()
 
     def _open(self, span: RouteSpan) -> _SpanSession:
         return _SpanSession(self.client, span, self.model, self.max_length, self.timeout, self.hang_factor)
@@ -152,15 +157,16 @@ class InferenceSession:
                 hidden = await span.step(hidden)
                 index += 1
             except RemoteCallError as error:
-                logger.warning("Replacing %s for blocks %d:%d: %s", span.span.peer_id, span.span.start,
-                               span.span.end, error)
+                level = logging.INFO if isinstance(error, (ServerBusyError, ServerLeavingError)) else logging.WARNING
+                logger.log(level, "Replacing %s for blocks %d:%d: %s", span.span.peer_id, span.span.start,
+                           span.span.end, error)
+                self._avoid(span.span.peer_id, error)
                 await self._replace(index)
         return hidden
 
     async def _replace(self, index: int) -> None:
         """Swap the span at `index` for servers of exactly its blocks, rebuilt by replaying its history."""
         failed = self._spans[index]
-        self.bans.ban(failed.span.peer_id)
         asyncio.ensure_future(failed.close())
         last_error: Exception | None = None
         for attempt in range(self.max_retries + 1):
@@ -184,23 +190,33 @@ class InferenceSession:
 
     async def _replay_into_new_route(self, failed: _SpanSession) -> list[_SpanSession]:
         loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(None, self.client.servers, self.model, self.num_blocks)
+        found = await loop.run_in_executor(None, lambda: self.client.servers(self.model, self.num_blocks, fresh=True))
+        costs = CostModel.for_records(self.client.stats, list(online_servers(found).values()), self.max_length)
         route = make_route(found, self.model, self.num_blocks, failed.span.start, failed.span.end,
-                           exclude=self.bans.banned())
+                           exclude=self.bans.banned(), costs=costs)
         replacements = [self._open(span) for span in route]
         for inputs in failed.history:  # the original step boundaries, so the rebuilt caches are identical
             for span in replacements:
                 try:
                     inputs = await span.step(inputs)
-                except RemoteCallError:
-                    self.bans.ban(span.span.peer_id)
+                except RemoteCallError as error:
+                    self._avoid(span.span.peer_id, error)
                     await asyncio.gather(*(s.close() for s in replacements))
                     raise
         return replacements
 
+    def _avoid(self, peer_id: str, error: RemoteCallError) -> None:
+        """A busy server is skipped briefly; a failed or leaving one is banned."""
+        if isinstance(error, ServerBusyError):
+            self.bans.ban_briefly(peer_id, self.busy_ban_seconds)
+        else:
+            self.bans.ban(peer_id)
+            self.client.stats.observe_unreachable(peer_id)  # until it answers a ping again
+
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            self.client.session_closed()
             try:
                 run_sync(self._close_spans(), timeout=5.0)
             except Exception:  # noqa: BLE001 - servers time out idle sessions anyway

@@ -75,10 +75,13 @@ class DistributedCausalLM:
     def num_blocks(self) -> int:
         return int(self.config.num_hidden_layers)
 
-    def inference_session(self, max_length: int) -> InferenceSession:
-        """Open a KV-cached session through the swarm for up to `max_length` tokens (a context manager)."""
+    def inference_session(self, max_length: int, spread: bool = False) -> InferenceSession:
+        """Open a KV-cached session through the swarm for up to `max_length` tokens (a context manager).
+
+        The route is the chain with the lowest expected latency; `spread=True` (one-shot passes) picks a
+        random chain weighted by throughput instead, so that independent requests share the swarm."""
         route = wait_for_route(self.swarm_client, self.model_name, self.num_blocks, self.settings["client.route_timeout"],
-                               exclude=self.bans.banned())
+                               exclude=self.bans.banned(), need_tokens=max_length, spread=spread)
         logger.info("Route: %s", " -> ".join(f"{s.peer_id[-6:]}[{s.start}:{s.end}]" for s in route))
         return _ActivatingSession(self, route, max_length)
 
@@ -125,7 +128,7 @@ class DistributedCausalLM:
         if session is not None:
             hidden = session.step(inputs_embeds, token_ids=input_ids)
         else:
-            with self.inference_session(max_length=inputs_embeds.shape[1]) as one_shot:
+            with self.inference_session(max_length=inputs_embeds.shape[1], spread=True) as one_shot:
                 hidden = one_shot.step(inputs_embeds)
         hidden = self.model.norm(hidden)
         if logits_to_keep:

@@ -1,16 +1,25 @@
-"""Routes: a chain of servers whose spans cover every block of a model, read from the DHT."""
+"""Routes: a chain of servers whose spans cover every block of a model, read from the DHT.
+
+Inference sessions take the chain with the lowest expected seconds per token: a shortest path whose
+nodes are block positions and whose edges are "server s computes blocks [i, j)", weighted by
+CostModel.span_seconds. One-shot forward passes instead spread over servers at random, weighted by
+announced throughput, so that many independent requests share the swarm's capacity.
+"""
 from __future__ import annotations
 
+import heapq
 import logging
 import random
 import time
 from dataclasses import dataclass
 
+from core.client.route_cost import CostModel
 from core.errors import MissingBlocksError
 from core.swarm.directory import BlockServer
 from core.swarm.records import ServerRecord
 
 logger = logging.getLogger(__name__)
+_JITTER = 1e-4  # seconds of noise on edge costs, so that equal servers share the load
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,17 @@ def missing_blocks(found: dict[int, list[BlockServer]], num_blocks: int) -> list
     return [i for i in range(num_blocks) if not any(r.start <= i < r.end for r in peers.values())]
 
 
+def _usable(found: dict[int, list[BlockServer]], model: str, num_blocks: int, start: int, end: int,
+            exclude: frozenset[str]) -> list[ServerRecord]:
+    """Online, non-excluded servers; MissingBlocksError naming the gaps if they do not cover [start, end)."""
+    peers = [record for peer, record in online_servers(found).items() if peer not in exclude]
+    covered = {i for r in peers for i in range(r.start, r.end)}
+    gaps = [i for i in range(start, end) if i not in covered]
+    if gaps:
+        raise MissingBlocksError(model, gaps, num_blocks)
+    return peers
+
+
 def make_route(
     found: dict[int, list[BlockServer]],
     model: str,
@@ -45,40 +65,92 @@ def make_route(
     start: int = 0,
     end: int | None = None,
     exclude: frozenset[str] = frozenset(),
+    costs: CostModel | None = None,
 ) -> list[RouteSpan]:
-    """Blocks [start, end) with the fewest hops: from each position, the server reaching furthest
-    (ties: throughput, then random); servers in `exclude` (banned) are skipped."""
+    """The cheapest chain of servers over blocks [start, end) (Dijkstra over block positions);
+    servers in `exclude` (banned) are skipped."""
     end = num_blocks if end is None else end
-    peers = [record for peer, record in online_servers(found).items() if peer not in exclude]
+    peers = _usable(found, model, num_blocks, start, end, exclude)
+    costs = costs or CostModel.for_records(None, peers)
+    best: dict[int, float] = {start: 0.0}
+    came_from: dict[int, RouteSpan] = {}
+    frontier = [(0.0, start)]
+    while frontier:
+        cost, position = heapq.heappop(frontier)
+        if position == end:
+            break
+        if cost > best.get(position, float("inf")):
+            continue
+        for record in peers:
+            if not record.start <= position < record.end:
+                continue
+            for stop in range(position + 1, min(record.end, end) + 1):
+                total = cost + costs.span_seconds(record, stop - position) + _JITTER * random.random()
+                if total < best.get(stop, float("inf")):
+                    best[stop] = total
+                    came_from[stop] = RouteSpan(record.peer_id, position, stop, record)
+                    heapq.heappush(frontier, (total, stop))
+    return _walk_back(came_from, start, end)
+
+
+def _walk_back(came_from: dict[int, RouteSpan], start: int, end: int) -> list[RouteSpan]:
     route: list[RouteSpan] = []
-    position = start
-    while position < end:
+    position = end
+    while position != start:
+        span = came_from[position]
+        route.append(span)
+        position = span.start
+    return route[::-1]
+
+
+def sample_route(found: dict[int, list[BlockServer]], model: str, num_blocks: int,
+                 exclude: frozenset[str] = frozenset()) -> list[RouteSpan]:
+    """A random chain for one forward pass: at each position, a server picked with probability
+    proportional to its announced throughput, used as far as it reaches."""
+    peers = _usable(found, model, num_blocks, 0, num_blocks, exclude)
+    route: list[RouteSpan] = []
+    position = 0
+    while position < num_blocks:
         candidates = [r for r in peers if r.start <= position < r.end]
-        if not candidates:
-            covered = {i for r in peers for i in range(r.start, r.end)}
-            raise MissingBlocksError(model, [i for i in range(start, end) if i not in covered], num_blocks)
-        best = max(candidates, key=lambda r: (min(r.end, end), r.throughput, random.random()))
-        span_end = min(best.end, end)
-        route.append(RouteSpan(best.peer_id, position, span_end, best))
-        position = span_end
+        chosen = random.choices(candidates, weights=[max(r.throughput, 1e-6) for r in candidates])[0]
+        route.append(RouteSpan(chosen.peer_id, position, chosen.end, chosen))
+        position = chosen.end
     return route
 
 
 def wait_for_route(client, model: str, num_blocks: int, timeout: float,  # client: SwarmClient
-                   exclude: frozenset[str] = frozenset()) -> list[RouteSpan]:
-    """A route as soon as the swarm covers the model; MissingBlocksError after `timeout` seconds."""
+                   exclude: frozenset[str] = frozenset(), need_tokens: int = 0,
+                   spread: bool = False) -> list[RouteSpan]:
+    """A route as soon as the swarm covers the model; MissingBlocksError after `timeout` seconds.
+
+    `spread`: a throughput-weighted random route (one-shot passes) instead of the cheapest one."""
     deadline = time.monotonic() + timeout
     delay = 0.2
+    fresh = False
     while True:
-        found = client.servers(model, num_blocks)
+        found = client.servers(model, num_blocks, fresh=fresh)
         try:
-            try:
-                return make_route(found, model, num_blocks, exclude=exclude)
-            except MissingBlocksError:
-                return make_route(found, model, num_blocks)  # banned servers beat no servers at all
+            return _route_preferring_unbanned(client, found, model, num_blocks, exclude, need_tokens, spread)
         except MissingBlocksError:
             if time.monotonic() >= deadline:
                 raise
             logger.info("Waiting for servers of %s (missing %s)", model, missing_blocks(found, num_blocks))
         time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
         delay = min(delay * 2, 2.0)
+        fresh = True
+
+
+def _route_preferring_unbanned(client, found: dict[int, list[BlockServer]], model: str, num_blocks: int,
+                               exclude: frozenset[str], need_tokens: int, spread: bool) -> list[RouteSpan]:
+    if spread:
+        try:
+            return sample_route(found, model, num_blocks, exclude)
+        except MissingBlocksError:
+            return sample_route(found, model, num_blocks)  # banned servers beat no servers at all
+    records = list(online_servers(found).values())
+    client.ping_unmeasured([record.peer_id for record in records])
+    costs = CostModel.for_records(client.stats, records, need_tokens)
+    try:
+        return make_route(found, model, num_blocks, exclude=exclude, costs=costs)
+    except MissingBlocksError:
+        return make_route(found, model, num_blocks, costs=costs)

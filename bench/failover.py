@@ -1,0 +1,148 @@
+"""Failover benchmark: 20 greedy generations, each losing an on-route server to kill -9 at a random token.
+
+A tiny random Llama (built like tests/helpers/tiny_models.py, in a temp dir) is served by four
+`meadow serve` processes with overlapping spans (0:6, 0:6, 0:3, 3:6). Each run generates 64 tokens
+in one session and kills one server of the current route at a seeded random token; a replacement
+with the same span is started before the next run. Reported: how many runs equal the fault-free
+output, and the median and worst stall (the step after the kill minus the run's median step).
+"""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("MEADOW_HOME", tempfile.mkdtemp(prefix="meadow-bench-home-"))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+from transformers import AutoModelForCausalLM  # noqa: E402
+from transformers.generation.streamers import BaseStreamer  # noqa: E402
+
+from core.client import AutoDistributedModelForCausalLM  # noqa: E402
+from core.config import Settings  # noqa: E402
+from tests.helpers.processes import MeadowProcess, kill_leftovers  # noqa: E402
+from tests.helpers.tiny_models import save_tiny_llama  # noqa: E402
+
+RUNS = 20
+NEW_TOKENS = 64
+SEED = 1234
+SPANS = [(0, 6), (0, 6), (0, 3), (3, 6)]
+NAMESPACE = "bench-failover"
+PROMPT = torch.tensor([[1, 11, 23, 57, 101, 7]])
+
+
+class KillAt(BaseStreamer):
+    """Records the time of each new token and calls `kill` once `at` new tokens exist."""
+
+    def __init__(self, at: int, kill) -> None:
+        self.at = at
+        self.kill = kill
+        self.times: list[float] = []
+        self.prompt_seen = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.prompt_seen:
+            self.prompt_seen = True
+            return
+        self.times.append(time.perf_counter())
+        if len(self.times) == self.at:
+            self.kill()
+
+    def end(self) -> None:
+        pass
+
+    def stall(self) -> float:
+        """Seconds the step right after the kill took beyond this run's median step."""
+        steps = [b - a for a, b in zip(self.times, self.times[1:])]
+        after_kill = steps[self.at - 1]
+        return after_kill - statistics.median(steps[:self.at - 1] + steps[self.at:])
+
+
+def start_server(model_dir: Path, span: tuple[int, int], bootstrap: MeadowProcess) -> MeadowProcess:
+    return MeadowProcess.start(["serve", "--model", str(model_dir), "--blocks", f"{span[0]}:{span[1]}",
+                                "--initial-peers", *bootstrap.multiaddrs, "--set", f"swarm.namespace={NAMESPACE}",
+                                "--set", "server.throughput=1"], ready_timeout=180)
+
+
+def one_run(model, servers: dict[str, tuple[MeadowProcess, tuple[int, int]]], rng: random.Random,
+            expected: torch.Tensor) -> tuple[bool, float, tuple[int, int]]:
+    """One generation with one kill; returns (exact, stall seconds, the killed server's span)."""
+    killed: list[tuple[int, int]] = []
+    with model.inference_session(max_length=PROMPT.shape[1] + NEW_TOKENS) as session:
+        def kill() -> None:
+            peer_id = rng.choice(session.route).peer_id
+            process, span = servers.pop(peer_id)
+            os.kill(process.pid, signal.SIGKILL)
+            process.process.wait(10)
+            killed.append(span)
+
+        streamer = KillAt(rng.randint(4, NEW_TOKENS - 4), kill)
+        tokens = model.generate(PROMPT, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, do_sample=False,
+                                streamer=streamer)
+    return torch.equal(tokens, expected), streamer.stall(), killed[0]
+
+
+def main() -> None:
+    folder = save_tiny_llama(Path(tempfile.mkdtemp(prefix="meadow-bench-model-")) / "tiny-llama")
+    local = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    expected = local.generate(PROMPT, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, do_sample=False)
+    rng = random.Random(SEED)
+    bootstrap = MeadowProcess.start(["dht", "--new-swarm"])
+    model = None
+    try:
+        servers = {}
+        for span in SPANS:
+            server = start_server(folder, span, bootstrap)
+            servers[server.peer_id] = (server, span)
+        settings = Settings.load([f"swarm.namespace={NAMESPACE}", "client.route_timeout=30",
+                                  "client.request_timeout=20"])
+        model = AutoDistributedModelForCausalLM.from_pretrained(str(folder), initial_peers=bootstrap.multiaddrs,
+                                                                settings=settings)
+        model.generate(PROMPT, max_new_tokens=4, do_sample=False)  # warm-up: connections and measurements
+        report(run_all(model, servers, rng, expected, folder, bootstrap))
+    finally:
+        if model is not None:
+            model.shutdown()
+        kill_leftovers()
+
+
+def run_all(model, servers: dict, rng: random.Random, expected: torch.Tensor, folder: Path,
+            bootstrap: MeadowProcess) -> list[tuple[bool, float]]:
+    results = []
+    for run in range(RUNS):
+        try:
+            exact, stall, span = one_run(model, servers, rng, expected)
+        except Exception as error:  # noqa: BLE001 - a failed run is a result, not the end of the bench
+            print(f"run {run + 1}: FAILED ({type(error).__name__}: {error})", flush=True)
+            results.append((False, float("nan")))
+            span = next((s for s in SPANS if sum(1 for _, t in servers.values() if t == s) < SPANS.count(s)), None)
+        else:
+            print(f"run {run + 1}: exact={exact} stall={stall:.3f}s killed {span[0]}:{span[1]}", flush=True)
+            results.append((exact, stall))
+        if span is not None:
+            server = start_server(folder, span, bootstrap)  # keep enough replicas for the next run
+            servers[server.peer_id] = (server, span)
+    for process, _ in servers.values():
+        process.stop()
+    bootstrap.stop()
+    return results
+
+
+def report(results: list[tuple[bool, float]]) -> None:
+    stalls = [stall for _, stall in results if stall == stall]
+    exact = sum(1 for ok, _ in results if ok)
+    median = statistics.median(stalls) if stalls else float("nan")
+    worst = max(stalls) if stalls else float("nan")
+    print(f"failover: {exact}/{len(results)} exact; stall after kill median {median:.3f} s, worst {worst:.3f} s "
+          f"(targets: {len(results)}/{len(results)}, worst < 5 s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
