@@ -76,7 +76,8 @@ def _chat_loop(args: argparse.Namespace, swarm: SwarmSelection, settings: Settin
                     continue
             messages.append({"role": "user", "content": text})
             input_ids = encode_prompt_messages(tokenizer, messages)
-            if not _extends(session, input_ids):  # the template re-tokenized history differently: start over
+            if not (session.history_is_prefix_of(input_ids) and input_ids.shape[1] > session.position):
+                # the chat template re-tokenized the history differently: start over
                 session.__exit__(None, None, None)
                 session = model.inference_session(max_length=SESSION_TOKENS).__enter__()
             print("meadow> ", end="", flush=True)
@@ -93,9 +94,3 @@ def encode_prompt_messages(tokenizer, messages: list[dict[str, str]]):
     encoded = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     return encoded["input_ids"]
 
-
-def _extends(session, input_ids) -> bool:
-    history = session.token_ids
-    if history is None:
-        return True
-    return input_ids.shape[1] > history.shape[1] and bool((input_ids[:, : history.shape[1]] == history).all())

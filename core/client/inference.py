@@ -132,6 +132,13 @@ class InferenceSession:
     def _open(self, span: RouteSpan) -> _SpanSession:
         return _SpanSession(self.client, span, self.model, self.max_length, self.timeout, self.hang_factor)
 
+    def history_is_prefix_of(self, input_ids: torch.Tensor) -> bool:
+        """Whether `input_ids` starts with every token id this session has been fed (true when none were)."""
+        history = self.token_ids
+        if history is None:
+            return True
+        return input_ids.shape[1] >= history.shape[1] and torch.equal(input_ids[:, : history.shape[1]], history)
+
     @property
     def route(self) -> list[RouteSpan]:
         return [span.span for span in self._spans]

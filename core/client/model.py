@@ -160,12 +160,9 @@ class _ActivatingSession(InferenceSession):
 
 def _with_session_history(session: InferenceSession, input_ids: torch.Tensor) -> torch.Tensor:
     """Full-history input ids for generate(): callers may pass the whole conversation or only new tokens."""
-    history = session.token_ids
-    if history is None or session.position == 0:
+    if session.position == 0 or session.history_is_prefix_of(input_ids):
         return input_ids
-    if input_ids.shape[1] >= history.shape[1] and torch.equal(input_ids[:, : history.shape[1]], history):
-        return input_ids
-    return torch.cat([history, input_ids], dim=1)
+    return torch.cat([session.token_ids, input_ids], dim=1)
 
 
 class AutoDistributedModelForCausalLM:

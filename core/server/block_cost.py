@@ -14,10 +14,11 @@ from transformers import PretrainedConfig
 
 from core.errors import UserFacingError
 from core.models.family import ModelFamily
+from core.wire import FLOAT_DTYPES
 
 logger = logging.getLogger(__name__)
 
-DTYPE_BYTES = {"float32": 4.0, "bfloat16": 2.0, "float16": 2.0}
+DTYPE_BYTES = {name: float(dtype.itemsize) for name, dtype in FLOAT_DTYPES.items()}
 # Bytes per quantized weight, with the per-group scales (int8: one per row; nf4: fp32 absmax per 64 weights).
 QUANTIZED_BYTES = {"int8": 1.0 + 1 / 256, "nf4": 0.5 + 4 / 64}
 QUANTIZATIONS = ("none", *QUANTIZED_BYTES)

@@ -12,9 +12,9 @@ from core.errors import UserFacingError
 from core.models.family import ModelFamily
 from core.models.source import ModelSource
 from core.server.blocks import BlockSpan
+from core.wire import FLOAT_DTYPES
 
 logger = logging.getLogger(__name__)
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class ModelPlan:
 
     @property
     def dtype(self) -> torch.dtype:
-        return DTYPES[self.dtype_name]
+        return FLOAT_DTYPES[self.dtype_name]
 
 
 def plan_model(model: str, device_name: str, dtype_name: str) -> ModelPlan:

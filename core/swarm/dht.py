@@ -61,7 +61,7 @@ class MeadowDHT(DHT):
         super().run()
 
     def shutdown(self) -> None:
-        super().shutdown()  # graceful; its SIGTERM fallback is ignored by design, so finish the job
+        super().shutdown()  # graceful, else terminate() without waiting: make sure it is gone on return
         if self.is_alive():
             self.kill()
             self.join(1.0)
