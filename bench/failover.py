@@ -1,13 +1,18 @@
 """Failover benchmark: 20 greedy generations, each losing an on-route server to kill -9 at a random token.
 
 A tiny random Llama (built like tests/helpers/tiny_models.py, in a temp dir) is served by four
-`meadow serve` processes with overlapping spans (0:6, 0:6, 0:3, 3:6). Each run generates 64 tokens
-in one session and kills one server of the current route at a seeded random token; a replacement
-with the same span is started before the next run. Reported: how many runs equal the fault-free
-output, and the median and worst stall (the step after the kill minus the run's median step).
+`meadow serve` processes. Each run generates 64 tokens in one session and kills one server of the
+current route at a seeded random token; a replacement with the same span is started before the next
+run. Two phases, each in its own swarm:
+  one-hop: spans 0:6, 0:6, 0:3, 3:6 (routes are mostly one server of all blocks);
+  two-hop: spans 0:3, 3:6, 0:3, 3:6 (every route is 0:3 -> 3:6, and either hop may be killed: killing
+           the second one means replaying hidden states that passed through a live first hop).
+Reported per phase: how many runs equal the fault-free output, and the median and worst stall (the step
+after the kill minus the run's median step). `--runs N` and `--phase NAME` shorten a run.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import signal
@@ -33,8 +38,7 @@ from tests.helpers.tiny_models import save_tiny_llama  # noqa: E402
 RUNS = 20
 NEW_TOKENS = 64
 SEED = 1234
-SPANS = [(0, 6), (0, 6), (0, 3), (3, 6)]
-NAMESPACE = "bench-failover"
+PHASES = {"one-hop": [(0, 6), (0, 6), (0, 3), (3, 6)], "two-hop": [(0, 3), (3, 6), (0, 3), (3, 6)]}
 PROMPT = torch.tensor([[1, 11, 23, 57, 101, 7]])
 
 
@@ -65,9 +69,9 @@ class KillAt(BaseStreamer):
         return after_kill - statistics.median(steps[:self.at - 1] + steps[self.at:])
 
 
-def start_server(model_dir: Path, span: tuple[int, int], bootstrap: MeadowProcess) -> MeadowProcess:
+def start_server(model_dir: Path, span: tuple[int, int], bootstrap: MeadowProcess, namespace: str) -> MeadowProcess:
     return MeadowProcess.start(["serve", "--model", str(model_dir), "--blocks", f"{span[0]}:{span[1]}",
-                                "--initial-peers", *bootstrap.multiaddrs, "--set", f"swarm.namespace={NAMESPACE}",
+                                "--initial-peers", *bootstrap.multiaddrs, "--set", f"swarm.namespace={namespace}",
                                 "--set", "server.throughput=1"], ready_timeout=180)
 
 
@@ -90,58 +94,77 @@ def one_run(model, servers: dict[str, tuple[MeadowProcess, tuple[int, int]]], rn
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=RUNS)
+    parser.add_argument("--phase", choices=sorted(PHASES), action="append", help="default: every phase")
+    arguments = parser.parse_args()
     folder = save_tiny_llama(Path(tempfile.mkdtemp(prefix="meadow-bench-model-")) / "tiny-llama")
     local = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
     expected = local.generate(PROMPT, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, do_sample=False)
-    rng = random.Random(SEED)
     bootstrap = MeadowProcess.start(["dht", "--new-swarm"])
+    summaries = []
+    try:
+        for phase in arguments.phase or list(PHASES):
+            results = run_phase(phase, arguments.runs, folder, bootstrap, expected)
+            summaries.append(report(phase, results))
+    finally:
+        kill_leftovers()
+    for line in summaries:
+        print(line, flush=True)
+
+
+def run_phase(phase: str, runs: int, folder: Path, bootstrap: MeadowProcess,
+              expected: torch.Tensor) -> list[tuple[bool, float]]:
+    namespace = f"bench-failover-{phase}"
+    spans = PHASES[phase]
+    rng = random.Random(SEED)
+    servers: dict[str, tuple[MeadowProcess, tuple[int, int]]] = {}
     model = None
     try:
-        servers = {}
-        for span in SPANS:
-            server = start_server(folder, span, bootstrap)
-            servers[server.peer_id] = (server, span)
-        settings = Settings.load([f"swarm.namespace={NAMESPACE}", "client.route_timeout=30",
+        for span in spans:
+            process = start_server(folder, span, bootstrap, namespace)
+            servers[process.peer_id] = (process, span)
+        settings = Settings.load([f"swarm.namespace={namespace}", "client.route_timeout=30",
                                   "client.request_timeout=20"])
         model = AutoDistributedModelForCausalLM.from_pretrained(str(folder), initial_peers=bootstrap.multiaddrs,
                                                                 settings=settings)
         model.generate(PROMPT, max_new_tokens=4, do_sample=False)  # warm-up: connections and measurements
-        report(run_all(model, servers, rng, expected, folder, bootstrap))
+        return run_all(phase, runs, model, servers, spans, rng, expected, folder, bootstrap, namespace)
     finally:
         if model is not None:
             model.shutdown()
-        kill_leftovers()
+        for process, _ in servers.values():
+            process.stop()
 
 
-def run_all(model, servers: dict, rng: random.Random, expected: torch.Tensor, folder: Path,
-            bootstrap: MeadowProcess) -> list[tuple[bool, float]]:
+def run_all(phase: str, runs: int, model, servers: dict, spans: list[tuple[int, int]], rng: random.Random,
+            expected: torch.Tensor, folder: Path, bootstrap: MeadowProcess, namespace: str) -> list[tuple[bool, float]]:
     results = []
-    for run in range(RUNS):
+    for run in range(runs):
         try:
             exact, stall, span = one_run(model, servers, rng, expected)
         except Exception as error:  # noqa: BLE001 - a failed run is a result, not the end of the bench
-            print(f"run {run + 1}: FAILED ({type(error).__name__}: {error})", flush=True)
+            print(f"{phase} run {run + 1}: FAILED ({type(error).__name__}: {error})", flush=True)
             results.append((False, float("nan")))
-            span = next((s for s in SPANS if sum(1 for _, t in servers.values() if t == s) < SPANS.count(s)), None)
+            span = next((s for s in spans if sum(1 for _, t in servers.values() if t == s) < spans.count(s)), None)
         else:
-            print(f"run {run + 1}: exact={exact} stall={stall:.3f}s killed {span[0]}:{span[1]}", flush=True)
+            print(f"{phase} run {run + 1}: exact={exact} stall={stall:.3f}s killed {span[0]}:{span[1]}", flush=True)
             results.append((exact, stall))
         if span is not None:
-            server = start_server(folder, span, bootstrap)  # keep enough replicas for the next run
+            server = start_server(folder, span, bootstrap, namespace)  # keep enough replicas for the next run
             servers[server.peer_id] = (server, span)
-    for process, _ in servers.values():
-        process.stop()
-    bootstrap.stop()
     return results
 
 
-def report(results: list[tuple[bool, float]]) -> None:
+def report(phase: str, results: list[tuple[bool, float]]) -> str:
     stalls = [stall for _, stall in results if stall == stall]
     exact = sum(1 for ok, _ in results if ok)
     median = statistics.median(stalls) if stalls else float("nan")
     worst = max(stalls) if stalls else float("nan")
-    print(f"failover: {exact}/{len(results)} exact; stall after kill median {median:.3f} s, worst {worst:.3f} s "
-          f"(targets: {len(results)}/{len(results)}, worst < 5 s)", flush=True)
+    line = (f"failover {phase}: {exact}/{len(results)} exact; stall after kill median {median:.3f} s, worst "
+            f"{worst:.3f} s (targets: {len(results)}/{len(results)}, worst < 5 s)")
+    print(line, flush=True)
+    return line
 
 
 if __name__ == "__main__":

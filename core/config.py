@@ -116,7 +116,53 @@ SCHEMA: tuple[Setting, ...] = (
             "Seconds between refreshes of the swarm's server records while a session is open.", minimum=0.5),
     Setting("client.ping_timeout", float, 2.0,
             "Seconds to wait for a server's answer to a latency ping before routing around it.", minimum=0.1),
+    Setting("client.alloc_timeout", float, 0.0,
+            "Seconds a server with a full attention cache may keep a new session waiting for room (capped by its "
+            "server.max_alloc_timeout); 0 routes around a full server at once.", minimum=0.0),
     Setting("log.level", str, "INFO", "Log level of the log file (DEBUG, INFO, WARNING, ERROR)."),
+    Setting("node.model", str, "smollm2-135m-instruct", "Model the node's server serves when donating."),
+    Setting("node.num_blocks", int, 0, "Blocks the node's server serves; 0 serves as many as fit.", minimum=0),
+    Setting("node.api_port", int, 7865, "TCP port of the node's local API on 127.0.0.1 (0 picks a free one).",
+            minimum=0),
+    Setting("node.max_sessions", int, 8,
+            "Conversations whose swarm session (and servers' KV cache) the node keeps open between requests.",
+            minimum=0),
+    Setting("node.session_idle_timeout", float, 600.0,
+            "Seconds an unused conversation session stays open before it is closed.", minimum=1.0),
+    Setting("node.session_tokens", int, 4096,
+            "Tokens a new conversation session reserves on the servers (more when one request needs it).",
+            minimum=16),
+    Setting("node.default_max_tokens", int, 512, "Tokens generated when a request names no max_tokens.", minimum=1),
+    Setting("node.route_wait", float, 30.0,
+            "Seconds an API request waits for servers of every block before answering 503.", minimum=0.0),
+    Setting("node.restart_backoff_max", float, 60.0,
+            "Most seconds between restarts of a crashed server child (the delay doubles from 1 s).", minimum=0.1),
+    Setting("node.pause_stop_timeout", float, 4.0,
+            "Seconds a pausing server child gets to announce itself offline before it is killed.", minimum=0.1),
+    Setting("pause.enabled", bool, True,
+            "Pause serving automatically while a game, a fullscreen app or another pause signal is active."),
+    Setting("pause.exclusive_apps", list, [],
+            "Programs that pause serving while they run, by executable name (e.g. blender, Cyberpunk2077.exe)."),
+    Setting("pause.resume_after_s", float, 120.0,
+            "Seconds every pause signal must stay clear before serving resumes.", minimum=0.0),
+    Setting("pause.on_battery", bool, True, "Pause serving while the computer runs on battery."),
+    Setting("pause.fullscreen", bool, True,
+            "Pause serving while the foreground window is fullscreen (games, but also videos)."),
+    Setting("pause.gpu_busy_percent", float, 30.0,
+            "Pause when another program draws on the GPU with at least this share of its compute (when the driver "
+            "reports per-program load; otherwise any such program pauses).", minimum=0.0),
+    Setting("pause.idle_only", bool, False, "Serve only while nobody uses the computer (no keyboard or mouse input)."),
+    Setting("pause.idle_seconds", float, 300.0,
+            "Seconds without keyboard or mouse input after which the computer counts as idle.", minimum=1.0),
+    Setting("pause.poll_seconds", float, 2.0, "Seconds between checks of the pause signals.", minimum=0.1),
+    Setting("app.start_at_login", bool, False, "Start the Meadow app (in the tray) when you log in."),
+    Setting("app.swarm", str, "",
+            "Private swarm the app's node joins when it starts (set when you join or create one); empty: the public swarm."),
+    Setting("runtime.torch_index_url", str, "https://download.pytorch.org/whl/{variant}",
+            "PEP 503 package index that `meadow runtime install-cuda` fetches the CUDA build of torch from; "
+            "{variant} stands for the build's name (cu128, ...)."),
+    Setting("runtime.download_timeout", float, 60.0,
+            "Seconds a torch download may wait to connect or for more data before it fails.", minimum=1.0),
 )
 
 _BY_KEY = {setting.key: setting for setting in SCHEMA}
@@ -175,3 +221,26 @@ def _read_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SettingsError(f"Settings file {path} must hold a JSON object. Fix or delete it.")
     return {key: lookup(key).parse(value) for key, value in data.items()}
+
+
+def update_settings_file(changes: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
+    """Validate `changes` (all or nothing), merge them into the settings file and return the parsed changes.
+
+    A value equal to the default removes the key from the file. Raises SettingsError on an unknown key, a
+    bad value or an unreadable file; the file is then left as it was."""
+    path = path or settings_path()
+    parsed = {key: lookup(key).parse(value) for key, value in changes.items()}
+    stored = _read_file(path)
+    for key, value in parsed.items():
+        if value == _BY_KEY[key].default:
+            stored.pop(key, None)
+        else:
+            stored[key] = value
+    write_atomically(path, json.dumps(stored, indent=2, sort_keys=True).encode())
+    return parsed
+
+
+def schema_as_json() -> list[dict[str, Any]]:
+    """The schema for clients that build forms from it (the app's settings dialog)."""
+    return [{"key": setting.key, "type": setting.type.__name__, "default": setting.default,
+             "description": setting.description, "minimum": setting.minimum} for setting in SCHEMA]

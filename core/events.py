@@ -80,6 +80,35 @@ class Failed(Event):
     message: str
 
 
+@dataclass(frozen=True)
+class NodeReady(Event):
+    """The node's DHT peer is up and its local API answers."""
+
+    name: ClassVar[str] = "ready"
+    peer_id: str
+    multiaddrs: list[str]
+    api: str
+    token_file: str
+
+
+@dataclass(frozen=True)
+class ServingChanged(Event):
+    """The node's server child changed state (starting, serving, paused, stopped, error)."""
+
+    name: ClassVar[str] = "serving"
+    state: str
+    reason: str
+    pid: int | None
+    model: str
+    blocks: list[int] | None
+
+
+@dataclass(frozen=True)
+class SettingsChanged(Event):
+    name: ClassVar[str] = "settings"
+    keys: list[str]
+
+
 def parse_event(line: str) -> dict | None:
     """Parse one stdout line into an event dict, or None if it is not an event."""
     try:
@@ -91,3 +120,53 @@ def parse_event(line: str) -> dict | None:
 
 def field_names(event_type: type[Event]) -> list[str]:
     return [field.name for field in fields(event_type)]
+
+
+@dataclass(frozen=True)
+class RuntimeResolved(Event):
+    """`runtime install-cuda` knows the wheels to fetch (torch first); the rest come from the bundle."""
+
+    name: ClassVar[str] = "resolved"
+    variant: str
+    files: list[str]
+    from_bundle: list[str]
+
+
+@dataclass(frozen=True)
+class Downloading(Event):
+    """Progress of one download: bytes done of total (0 when the server does not say)."""
+
+    name: ClassVar[str] = "downloading"
+    file: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class RuntimeInstalled(Event):
+    """A torch build is unpacked in place under MEADOW_HOME/runtime/ (not yet active)."""
+
+    name: ClassVar[str] = "installed"
+    variant: str
+    path: str
+    torch_version: str
+
+
+@dataclass(frozen=True)
+class TorchChecked(Event):
+    """`runtime check` imported torch: which build, from where, and whether it sees a CUDA GPU."""
+
+    name: ClassVar[str] = "torch_checked"
+    variant: str
+    torch_version: str
+    path: str
+    cuda_available: bool
+    devices: list[str]
+
+
+@dataclass(frozen=True)
+class RuntimeActivated(Event):
+    """Processes started from now on use this torch build (`cpu`: the bundled one); restart to apply."""
+
+    name: ClassVar[str] = "activated"
+    variant: str

@@ -35,19 +35,31 @@ def spawn(
     env: Mapping[str, str] | None = None,
     stdout: int | None = subprocess.PIPE,
     stderr: int | None = subprocess.PIPE,
+    stdin_text: str | None = None,
 ) -> subprocess.Popen:
-    """Start `meadow <args>` as a child in its own process group that dies with this process."""
+    """Start `meadow <args>` as a child in its own process group that dies with this process.
+
+    `stdin_text` is written to the child's stdin, which is then closed: the way to hand a child a secret
+    (with `--secret-stdin`), since argv and the environment are readable by other local users.
+    """
     full_env = dict(os.environ if env is None else env)
     full_env.setdefault("PYTHONUNBUFFERED", "1")
-    return subprocess.Popen(
+    process = subprocess.Popen(
         child_command(*args),
         env=full_env,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin_text is None else subprocess.PIPE,
         stdout=stdout,
         stderr=stderr,
         text=True,
         preexec_fn=_die_with_parent if os.name == "posix" else None,
     )
+    if stdin_text is not None and process.stdin is not None:
+        try:
+            with process.stdin:  # a pipe buffer holds a line; the child reads it when it starts
+                process.stdin.write(stdin_text if stdin_text.endswith("\n") else stdin_text + "\n")
+        except BrokenPipeError:
+            pass  # the child already exited; its own error tells why
+    return process
 
 
 def stop_group(process: subprocess.Popen, timeout: float = 10.0) -> int | None:

@@ -10,8 +10,10 @@ from pathlib import Path
 from core.paths import logs_dir
 
 
-def configure_logging(command: str, level: str = "INFO", verbose: bool = False) -> Path:
-    """Send logs to MEADOW_HOME/logs/<command>-<pid>.log (and stderr with -v); returns the log path."""
+def configure_logging(command: str, level: str = "INFO", verbose: bool = False, hivemind: bool = True) -> Path:
+    """Send logs to MEADOW_HOME/logs/<command>-<pid>.log (and stderr with -v); returns the log path.
+
+    `hivemind=False` leaves hivemind alone, for commands that must not import it (it imports torch)."""
     path = logs_dir() / f"{command}-{os.getpid()}.log"
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=10_000_000, backupCount=2)
@@ -23,8 +25,9 @@ def configure_logging(command: str, level: str = "INFO", verbose: bool = False) 
     stream.setFormatter(formatter)
     stream.setLevel(logging.DEBUG if verbose else logging.WARNING)
     root.addHandler(stream)
-    # hivemind installs its own stderr handler on import; route its records through ours instead.
-    from hivemind.utils.logging import use_hivemind_log_handler
+    if hivemind:
+        # hivemind installs its own stderr handler on import; route its records through ours instead.
+        from hivemind.utils.logging import use_hivemind_log_handler
 
-    use_hivemind_log_handler("nowhere")
+        use_hivemind_log_handler("nowhere")
     return path

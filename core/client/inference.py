@@ -10,102 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-import uuid
-from collections.abc import AsyncIterator
 
 import torch
-from hivemind.proto import runtime_pb2
 
 from core.client.bans import BanList
-from core.client.failures import ServerBusyError, ServerLeavingError, classify
+from core.client.failures import ServerBusyError, ServerLeavingError
 from core.client.route_cost import CostModel
 from core.client.routing import RouteSpan, make_route, online_servers
+from core.client.span_session import SpanSession
 from core.client.worker import run_sync
 from core.errors import MissingBlocksError, RemoteCallError
-from core.wire import FLOAT_DTYPES, WireError, decode_metadata, decode_tensor, request
 
 logger = logging.getLogger(__name__)
-
-
-class _SpanSession:
-    """The stream to one server of the route, with the inputs it was sent (for replay)."""
-
-    def __init__(self, client, span: RouteSpan, model: str, max_length: int, timeout: float, hang_factor: float):
-        self.client = client
-        self.span = span
-        self.model = model
-        self.max_length = max_length
-        self.timeout = timeout
-        self.hang_factor = hang_factor
-        self.dtype = FLOAT_DTYPES.get(span.record.dtype, torch.float32)
-        self._queue: asyncio.Queue[runtime_pb2.ExpertRequest | None] = asyncio.Queue()
-        self._responses: AsyncIterator[runtime_pb2.ExpertResponse] | None = None
-        self.position = 0
-        self.history: list[torch.Tensor] = []
-        self._decode_seconds: float | None = None  # recent time of a one-token step
-
-    def step_timeout(self, tokens: int) -> float:
-        """A one-token step that takes much longer than recent ones means the server hangs."""
-        if tokens != 1 or self._decode_seconds is None:
-            return self.timeout
-        return min(self.timeout, max(1.0, self.hang_factor * self._decode_seconds))
-
-    async def _requests(self) -> AsyncIterator[runtime_pb2.ExpertRequest]:
-        while (item := await self._queue.get()) is not None:
-            yield item
-
-    async def step(self, hidden: torch.Tensor) -> torch.Tensor:
-        started = time.monotonic()
-        try:
-            output = await self._exchange(hidden)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # noqa: BLE001 - dial failures, resets, timeouts: all mean "this server failed"
-            raise classify(self.span.peer_id, error) from None
-        if hidden.shape[1] == 1:
-            elapsed = time.monotonic() - started
-            self.client.stats.observe_step(self.span.peer_id, self.span.end - self.span.start, elapsed)
-            self._decode_seconds = elapsed if self._decode_seconds is None else 0.7 * self._decode_seconds + 0.3 * elapsed
-        self.history.append(hidden)
-        return output
-
-    async def _exchange(self, hidden: torch.Tensor) -> torch.Tensor:
-        timeout = self.step_timeout(hidden.shape[1])
-        metadata: dict = {"position": self.position}
-        if self._responses is None:
-            metadata.update(model=self.model, start=self.span.start, end=self.span.end, max_length=self.max_length,
-                            session_id=uuid.uuid4().hex)
-            proof = await self.client.auth_proof(self.span.peer_id)
-            if proof is not None:
-                metadata["auth"] = proof
-        # Queue the message before opening: p2pd completes a stream's opening only once data flows.
-        await self._queue.put(request([hidden.to(self.dtype)], metadata))
-        if self._responses is None:
-            stub = await self.client.stub(self.span.peer_id)
-            self._responses = await asyncio.wait_for(stub.rpc_inference(self._requests()), timeout)
-        message = await asyncio.wait_for(anext(self._responses), timeout)
-        try:
-            output = decode_tensor(message.tensors[0], max_elements=hidden.numel())
-            reported = decode_metadata(message.metadata).get("position")
-        except (WireError, IndexError) as error:
-            raise RemoteCallError(f"server {self.span.peer_id} sent a malformed answer: {error}") from None
-        self.position += hidden.shape[1]
-        if reported != self.position or output.shape != hidden.shape:
-            raise RemoteCallError(f"server {self.span.peer_id} is out of step with this session")
-        return output.to(hidden.dtype)
-
-    async def close(self) -> None:
-        await self._queue.put(None)
-        if self._responses is not None:
-            try:
-                await asyncio.wait_for(self._drain(), 2.0)
-            except Exception:  # noqa: BLE001 - the server may be gone; it frees the session on its own
-                pass
-
-    async def _drain(self) -> None:
-        async for _ in self._responses:
-            pass
 
 
 class InferenceSession:
@@ -120,6 +36,7 @@ class InferenceSession:
         self.timeout = settings["client.request_timeout"]
         self.max_retries = settings["client.max_retries"]
         self.hang_factor = settings["client.hang_factor"]
+        self.alloc_timeout = settings["client.alloc_timeout"]
         self.busy_ban_seconds = settings["client.busy_ban_seconds"]
         self.bans = bans or BanList(settings["client.ban_seconds"])
         self._spans = [self._open(span) for span in route]
@@ -129,8 +46,9 @@ class InferenceSession:
         self.replacements = 0
         client.session_opened()
 
-    def _open(self, span: RouteSpan) -> _SpanSession:
-        return _SpanSession(self.client, span, self.model, self.max_length, self.timeout, self.hang_factor)
+    def _open(self, span: RouteSpan) -> SpanSession:
+        return SpanSession(self.client, span, self.model, self.max_length, self.timeout, self.hang_factor,
+                           self.alloc_timeout)
 
     def history_is_prefix_of(self, input_ids: torch.Tensor) -> bool:
         """Whether `input_ids` starts with every token id this session has been fed (true when none were)."""
@@ -195,7 +113,7 @@ class InferenceSession:
         raise RemoteCallError(f"gave up on blocks {failed.span.start}:{failed.span.end} of {self.model} after "
                               f"{self.max_retries + 1} attempts: {last_error}") from None
 
-    async def _replay_into_new_route(self, failed: _SpanSession) -> list[_SpanSession]:
+    async def _replay_into_new_route(self, failed: SpanSession) -> list[SpanSession]:
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(None, lambda: self.client.servers(self.model, self.num_blocks, fresh=True))
         costs = CostModel.for_records(self.client.stats, list(online_servers(found).values()), self.max_length)

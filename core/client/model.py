@@ -25,7 +25,6 @@ from core.client.swarm_client import SwarmClient
 from core.config import Settings
 from core.models import family_for
 from core.models.family import ModelFamily
-from core.errors import UserFacingError
 from core.models.source import resolve_model
 from core.models.weights import load_config, load_tensors
 from core.swarm.dht import SwarmSelection
@@ -86,9 +85,11 @@ class DistributedCausalLM:
         return _ActivatingSession(self, route, max_length)
 
     @contextlib.contextmanager
-    def _session_for_generate(self, input_length: int, max_new_tokens: int) -> Iterator[InferenceSession]:
-        if self._active_session is not None:
-            yield self._active_session
+    def _session_for_generate(self, input_length: int, max_new_tokens: int,
+                              session: InferenceSession | None = None) -> Iterator[InferenceSession]:
+        session = session or self._active_session
+        if session is not None:
+            yield session
             return
         with self.inference_session(max_length=input_length + max_new_tokens) as session:
             yield session
@@ -101,7 +102,8 @@ class DistributedCausalLM:
         max_new = kwargs.get("max_new_tokens") or config.max_new_tokens
         if max_new is None:
             max_new = (kwargs.get("max_length") or config.max_length) - input_ids.shape[1]
-        with self._session_for_generate(input_ids.shape[1], max(int(max_new), 1)) as session:
+        # `session=` continues a session the caller keeps open (several conversations may be open at once)
+        with self._session_for_generate(input_ids.shape[1], max(int(max_new), 1), kwargs.pop("session", None)) as session:
             input_ids = _with_session_history(session, input_ids)
             if inputs is not None:
                 inputs = input_ids
@@ -177,11 +179,15 @@ class AutoDistributedModelForCausalLM:
         swarm: SwarmSelection | str | None = None,
         settings: Settings | None = None,
         dtype: torch.dtype = torch.float32,
+        swarm_client: SwarmClient | None = None,
     ) -> DistributedCausalLM:
+        """Load the client part of `model_id` and join its swarm: through `initial_peers`, a joined private
+        swarm's name, a running `dht`, or an existing `swarm_client` that several models may share."""
         settings = settings or Settings.load()
-        if isinstance(swarm, str):
-            raise UserFacingError("Joining a private swarm by name needs `meadow swarm join`, which is not built yet; "
-                                  "pass initial_peers=[...] for now")
+        if isinstance(swarm, str):  # a joined private swarm: namespace, bootstrap peers and secret from its name
+            from core.swarm.private import swarm_selection
+
+            swarm = swarm_selection(swarm, initial_peers=initial_peers or (), new_swarm=dht is not None)
         selection = swarm or SwarmSelection(namespace=settings["swarm.namespace"], initial_peers=list(initial_peers or []))
         if dht is not None:
             selection.new_swarm = True  # the caller's DHT is already part of a swarm
@@ -193,7 +199,7 @@ class AutoDistributedModelForCausalLM:
         if not config.tie_word_embeddings:
             names.add("lm_head.weight")
         _assign(model, load_tensors(source, config, names, dtype), config)
-        model._setup(SwarmClient(selection, settings, dht), source.dht_name, family, settings)
+        model._setup(swarm_client or SwarmClient(selection, settings, dht), source.dht_name, family, settings)
         return model
 
 

@@ -16,7 +16,7 @@ from core.config import Settings
 from core.server.handler import BlockServicer
 from core.swarm.dht import SwarmSelection, start_dht
 from core.swarm.directory import BlockServer, fetch_servers
-from core.wire import request
+from core.wire import decode_metadata, request
 
 logger = logging.getLogger(__name__)
 
@@ -89,15 +89,20 @@ class SwarmClient:
         self._pinged[peer_id] = time.monotonic()
         started = time.monotonic()
         try:
-            stub = await self.stub(peer_id)
-            proof = await self.auth_proof(peer_id)
-            metadata = {"auth": proof} if proof is not None else {}
-            await asyncio.wait_for(stub.rpc_info(request([], metadata)), self.settings["client.ping_timeout"])
+            await self.server_info(peer_id, self.settings["client.ping_timeout"])
         except Exception as error:  # noqa: BLE001 - any failure means "do not route through it if avoidable"
             logger.debug("Ping of %s failed: %s", peer_id, error)
             self.stats.observe_unreachable(peer_id)
             return
         self.stats.observe_rtt(peer_id, time.monotonic() - started)
+
+    async def server_info(self, peer_id: str, timeout: float) -> dict:
+        """A server's rpc_info answer: its span, limits, load and counters."""
+        stub = await self.stub(peer_id)
+        proof = await self.auth_proof(peer_id)
+        metadata = {"auth": proof} if proof is not None else {}
+        response = await asyncio.wait_for(stub.rpc_info(request([], metadata)), timeout)
+        return decode_metadata(response.metadata)
 
     async def stub(self, peer_id: str):  # -> BlockServicer stub
         if self._p2p is None:

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import logging
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,9 @@ def resolve_model(model_id: str) -> ModelSource:
 
 def _embedded(model_id: str) -> ModelSource:
     package, filename = EMBEDDED_MODELS[model_id]
+    bundled = Path(getattr(sys, "_MEIPASS", "")) / package / filename
+    if getattr(sys, "frozen", False) and bundled.is_file():  # the PyInstaller bundle carries the file alone
+        return ModelSource(model_id, bundled.parent, filename)
     # Locate the package without importing it: its __init__ imports llama.cpp bindings we do not need.
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:

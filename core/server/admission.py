@@ -28,6 +28,7 @@ class Admission:
         self.max_alloc_timeout = max_alloc_timeout
         self.draining = asyncio.Event()  # set: no new session opens
         self.closing = asyncio.Event()  # set: open sessions get a "draining:" error at their next wait
+        self.hurry = asyncio.Event()  # set: stop waiting for open sessions (a second SIGTERM)
 
     async def admit(self, amount: int, alloc_timeout: float) -> None:
         """Reserve `amount` block-tokens, waiting at most min(alloc_timeout, max_alloc_timeout) seconds."""
@@ -68,20 +69,29 @@ class Admission:
             raise WireError(f"{BUSY} this server's attention cache has no room for the session's batch "
                             f"({amount} cache tokens needed, {self.budget.free} free); try another server")
 
-    async def drain(self, timeout: float, open_sessions: Callable[[], int]) -> None:
-        """Refuse new sessions, let open ones finish for up to `timeout` s, then end them after their step."""
+    def cut_short(self) -> None:
+        """End a drain now: refuse new sessions, tell open ones at their next wait, stop waiting for them."""
         self.draining.set()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while open_sessions() > 0 and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+        self.closing.set()
+        self.hurry.set()
+
+    async def drain(self, timeout: float, open_sessions: Callable[[], int]) -> None:
+        """Refuse new sessions, let open ones finish for up to `timeout` s, then end them after their step.
+
+        cut_short() (a second SIGTERM) ends either wait at once."""
+        self.draining.set()
+        await self._wait_until_closed(timeout, open_sessions)
         if open_sessions() > 0:
             logger.info("Drain time is up; ending %d open session(s) after their current step", open_sessions())
         self.closing.set()
-        deadline = loop.time() + CLOSE_GRACE_SECONDS
-        while open_sessions() > 0 and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+        await self._wait_until_closed(CLOSE_GRACE_SECONDS, open_sessions)
         logger.info("Drained; %d session(s) still open", open_sessions())
+
+    async def _wait_until_closed(self, timeout: float, open_sessions: Callable[[], int]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while open_sessions() > 0 and loop.time() < deadline and not self.hurry.is_set():
+            await asyncio.sleep(0.05)
 
 
 def _draining_message() -> str:

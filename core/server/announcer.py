@@ -10,6 +10,7 @@ from functools import partial
 from hivemind import DHT
 from hivemind.dht.crypto import RSASignatureValidator
 from hivemind.dht.node import DHTNode
+from hivemind.utils.auth import AuthorizerBase
 
 from core.swarm.directory import fetch_servers_on_node, record_expiration, store_values
 from core.swarm.keys import block_key, models_key
@@ -22,8 +23,9 @@ class Announcer:
     """Writes this server's block records and its model index record under its owner subkey."""
 
     def __init__(self, dht: DHT, namespace: str, record: ServerRecord, owner_key: bytes, period: float, ttl: float,
-                 num_blocks: int | None = None):
+                 num_blocks: int | None = None, dht_authorizer: AuthorizerBase | None = None):
         self.dht = dht
+        self.dht_authorizer = dht_authorizer  # a private swarm's: the fresh reader of wait_visible needs it too
         self.namespace = namespace
         self.record = record
         self.owner_key = owner_key
@@ -77,7 +79,7 @@ class Announcer:
         """Return once a new client-mode DHT peer bootstrapped from `initial_peers` reads every record."""
         validator = RSASignatureValidator()
         node = await DHTNode.create(initial_peers=initial_peers, client_mode=True,
-                                    record_validator=_composite(validator))
+                                    record_validator=_composite(validator), authorizer=self.dht_authorizer)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:

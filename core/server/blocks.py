@@ -8,6 +8,7 @@ from transformers import DynamicCache, PretrainedConfig
 from transformers.masking_utils import create_causal_mask
 
 from core.models.family import ModelFamily
+from core.server.preallocated_cache import PreallocatedCache
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,11 @@ class BlockSpan:
     def hidden_size(self) -> int:
         return int(self.config.hidden_size)
 
-    def new_cache(self) -> DynamicCache:
-        return DynamicCache(config=self.config)
+    def new_cache(self, max_length: int | None = None) -> DynamicCache:
+        """An empty attention cache; with `max_length`, one that never reallocates (see preallocated_cache.py)."""
+        if max_length is None:
+            return DynamicCache(config=self.config)
+        return PreallocatedCache(self.config, max_length)
 
     @torch.inference_mode()
     def forward(

@@ -73,11 +73,23 @@ class BlockServicer(ServicerBase):
         self.admission = admission
         self.stats = ServerStats()
         self.scheduler = ComputeScheduler()
+        self._budget_blocks = max(1, span.end - span.start)  # blocks the cache budget was sized for
 
     @property
     def cache_tokens_free(self) -> int:
         """Free cache tokens per served block (what a session over the whole span may still take)."""
+        self._follow_span_size()
         return self.admission.budget.free // max(1, self.span.end - self.span.start)
+
+    def _follow_span_size(self) -> None:
+        """server.cache_tokens is per block: after a move to a span of another size, rescale the budget."""
+        blocks = max(1, self.span.end - self.span.start)
+        if blocks != self._budget_blocks:
+            budget = self.admission.budget
+            logger.info("Cache budget: %d -> %d block-tokens for %d blocks", budget.total,
+                        budget.total // self._budget_blocks * blocks, blocks)
+            budget.resize(budget.total // self._budget_blocks * blocks)
+            self._budget_blocks = blocks
 
     async def rpc_info(self, request: runtime_pb2.ExpertRequest, context: P2PContext) -> runtime_pb2.ExpertResponse:
         self._authorized_metadata(request, context)
@@ -87,6 +99,7 @@ class BlockServicer(ServicerBase):
             "hidden_size": self.span.hidden_size, "max_length": self.limits.max_length,
             "open_sessions": self.stats.open_sessions, "cache_tokens_free": self.cache_tokens_free,
             "queue_depth": self.scheduler.queue_depth, "draining": self.admission.draining.is_set(),
+            "requests_served": self.stats.requests, "tokens_served": self.stats.tokens,
         })
 
     async def rpc_forward(self, request: runtime_pb2.ExpertRequest, context: P2PContext) -> runtime_pb2.ExpertResponse:
@@ -106,27 +119,39 @@ class BlockServicer(ServicerBase):
         metadata = self._authorized_metadata(first, context)
         session = self._open_session(metadata)
         session.reserved = session.max_length * (session.end - session.start)  # batch 1; grown on the first step
+        self._follow_span_size()
         await self.admission.admit(session.reserved, _alloc_timeout(metadata))
         self.stats.open_sessions += 1
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.session_timeout
         try:
+            # No reference to a request or its hidden states outlives its step: requests waiting for compute, and
+            # idle sessions, must not pin hidden states (an opening often carries the whole prompt) outside the
+            # cache budget. Hence the explicit `= None`s: locals of a suspended generator stay alive.
             message: runtime_pb2.ExpertRequest | None = first
+            first = None
+            is_first = True
             while message is not None:
                 if loop.time() > deadline:
                     raise WireError(f"session {session.session_id} exceeded {self.limits.session_timeout:.0f} s")
-                yield await self._step(session, message, is_first=message is first)
+                hidden = self._read_step(session, message, is_first)
+                message, is_first = None, False
+                answer = await self._run_step(session, hidden)
+                hidden = None
+                yield answer
+                answer = None
                 message = await self._next(requests)
         finally:
             self.stats.open_sessions -= 1
             self.admission.budget.release(session.reserved)
             session.cache = None
 
-    async def _step(self, session: _Session, message: runtime_pb2.ExpertRequest, is_first: bool) -> runtime_pb2.ExpertResponse:
+    def _read_step(self, session: _Session, message: runtime_pb2.ExpertRequest, is_first: bool) -> torch.Tensor | None:
+        """The step's hidden states, checked against the session; None for an opening without a step."""
         metadata = decode_metadata(message.metadata)
         if not message.tensors:
             if is_first:
-                return response([], {"position": session.position})
+                return None
             raise WireError("a step carries no hidden states")
         claimed_session = metadata.get("session_id")
         if not is_first and claimed_session is not None and claimed_session != session.session_id:
@@ -134,8 +159,12 @@ class BlockServicer(ServicerBase):
         position = require(metadata, "position", int)
         if position != session.position:
             raise WireError(f"step starts at position {position}, but the session holds {session.position} tokens")
-        hidden = self._decode_hidden(message, session.batch_size, session.max_length - session.position,
-                                     what="the session's remaining length")
+        return self._decode_hidden(message, session.batch_size, session.max_length - session.position,
+                                   what="the session's remaining length")
+
+    async def _run_step(self, session: _Session, hidden: torch.Tensor | None) -> runtime_pb2.ExpertResponse:
+        if hidden is None:
+            return response([], {"position": session.position})
         if session.batch_size is None and hidden.shape[0] > 1:
             extra = session.reserved * (hidden.shape[0] - 1)
             self.admission.try_grow(extra)
@@ -143,7 +172,7 @@ class BlockServicer(ServicerBase):
         session.batch_size = hidden.shape[0]
         if self.limits.step_delay > 0:
             await asyncio.sleep(self.limits.step_delay)
-        output = await self._compute_step(session, hidden, position)
+        output = await self._compute_step(session, hidden, session.position)
         session.position += hidden.shape[1]
         self._count(hidden)
         return response([output], {"position": session.position})
@@ -156,7 +185,7 @@ class BlockServicer(ServicerBase):
         session_id = metadata.get("session_id", uuid.uuid4().hex)
         if not isinstance(session_id, str) or not 0 < len(session_id) <= 64:
             raise WireError("session_id must be a non-empty string of at most 64 characters")
-        return _Session(session_id, start, end, max_length, self.span.new_cache())
+        return _Session(session_id, start, end, max_length, self.span.new_cache(max_length))
 
     def _authorized_metadata(self, message: runtime_pb2.ExpertRequest, context: P2PContext) -> dict[str, Any]:
         metadata = decode_metadata(message.metadata)

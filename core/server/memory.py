@@ -37,7 +37,7 @@ class CacheBudget:
 
     @property
     def free(self) -> int:
-        return self.total - self.used
+        return max(0, self.total - self.used)  # below zero after shrinking under sessions still open
 
     async def reserve(self, amount: int, timeout: float = 0.0) -> None:
         """Take `amount` block-tokens, waiting up to `timeout` seconds for other sessions to free some.
@@ -65,6 +65,11 @@ class CacheBudget:
             return False
         self.used += amount
         return True
+
+    def resize(self, total: int) -> None:
+        """A new total (the server moved to a span of another size); sessions open keep their reservations."""
+        self.total = max(0, int(total))
+        self.release(0)  # wake the waiters: more may fit now
 
     def release(self, amount: int) -> None:
         """Give back `amount` block-tokens and wake the sessions waiting for room (callable from finally blocks)."""

@@ -36,8 +36,8 @@ class MovableSpan:
     def __getattr__(self, name: str) -> Any:  # start, end, dtype, device, hidden_size, config, ...
         return getattr(self._span, name)
 
-    def new_cache(self) -> Any:
-        cache = self._span.new_cache()
+    def new_cache(self, max_length: int | None = None) -> Any:
+        cache = self._span.new_cache(max_length)
         self._caches.add(cache)
         return cache
 

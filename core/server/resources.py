@@ -6,10 +6,11 @@ functions instead (tests do: this machine has no GPU), which is the only seam to
 from __future__ import annotations
 
 import logging
-from types import ModuleType
 from typing import Any
 
 import psutil
+
+from core.nvml import NvmlUnavailable, nvml_devices
 
 logger = logging.getLogger(__name__)
 GIB = 1024**3
@@ -17,27 +18,17 @@ GIB = 1024**3
 
 def gpu_free_bytes(nvml: Any | None = None) -> list[int]:
     """Free memory of each NVIDIA GPU in NVML order; [] without a driver, a GPU or pynvml."""
-    if nvml is None:
-        nvml = _import_pynvml()
-        if nvml is None:
-            return []
-    nvml_error = getattr(nvml, "NVMLError", Exception)
     try:
-        nvml.nvmlInit()
-    except nvml_error as error:
-        logger.info("No NVIDIA driver to ask for free memory: %s", error)
+        with nvml_devices(nvml) as (module, handles):
+            nvml_error = getattr(module, "NVMLError", Exception)
+            try:
+                return [int(module.nvmlDeviceGetMemoryInfo(handle).free) for handle in handles]
+            except nvml_error as error:
+                logger.warning("NVML could not report free GPU memory: %s", error)
+                return []
+    except NvmlUnavailable as error:
+        logger.info("No NVIDIA GPU to ask for free memory: %s", error)
         return []
-    try:
-        handles = [nvml.nvmlDeviceGetHandleByIndex(index) for index in range(nvml.nvmlDeviceGetCount())]
-        return [int(nvml.nvmlDeviceGetMemoryInfo(handle).free) for handle in handles]
-    except nvml_error as error:
-        logger.warning("NVML could not report free GPU memory: %s", error)
-        return []
-    finally:
-        try:
-            nvml.nvmlShutdown()
-        except nvml_error:
-            pass
 
 
 def available_ram_bytes() -> int:
@@ -58,12 +49,3 @@ def usable_bytes(device_type: str, device_index: int, vram_reserve_gb: float, ra
             return 0
         return max(0, free[device_index] - int(vram_reserve_gb * GIB))
     return max(0, available_ram_bytes() - int(ram_reserve_gb * GIB))
-
-
-def _import_pynvml() -> ModuleType | None:
-    try:
-        import pynvml
-    except ImportError:
-        logger.info("pynvml (nvidia-ml-py) is not installed; not reading GPU memory")
-        return None
-    return pynvml

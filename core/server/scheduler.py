@@ -62,12 +62,12 @@ class ComputeScheduler:
             _, _, function, args, future = self._tasks.get()
             if function is None:
                 return
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(function(*args))
-            except BaseException as error:  # noqa: BLE001 - handed to the awaiting caller
-                future.set_exception(error)
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(function(*args))
+                except BaseException as error:  # noqa: BLE001 - handed to the awaiting caller
+                    future.set_exception(error)
+            function = args = future = None  # while idle, pin no tensors or caches of the last task
 
     def shutdown(self, wait: bool = True) -> None:
         """Fail the waiting tasks, let the running one finish, stop the thread."""

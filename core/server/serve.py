@@ -3,7 +3,8 @@
 Order matters: the DHT (which forks) starts before torch work; the chosen span is announced as
 `joining` before loading, so servers that join together see each other; `ready` is printed only once a
 fresh client can read the records. SIGTERM/SIGINT drain: new sessions are refused ("draining:"), the server
-is announced offline, open sessions get up to `server.drain_timeout` to finish, then it exits.
+is announced offline, open sessions get up to `server.drain_timeout` to finish, then it exits; a second
+SIGTERM/SIGINT ends the drain at once.
 """
 from __future__ import annotations
 
@@ -84,7 +85,8 @@ def _announcer(dht: DHT, plan: ModelPlan, start: int, end: int, options: ServeOp
     )
     owner_key = RSASignatureValidator(identity.private_key).local_public_key
     return Announcer(dht, options.swarm.namespace, record, owner_key, settings["server.announce_period"],
-                     settings["server.record_ttl"], num_blocks=plan.num_blocks)
+                     settings["server.record_ttl"], num_blocks=plan.num_blocks,
+                     dht_authorizer=options.swarm.dht_authorizer)
 
 
 def _with_throughput(record, span, plan: ModelPlan, settings: Settings):  # ServerRecord -> ServerRecord
@@ -119,7 +121,7 @@ async def _serve_async(dht: DHT, plan: ModelPlan, span, announcer, options: Serv
     stop = asyncio.Event()
     reason = {"value": "stopped"}
     for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, _on_signal, stop, reason, signum)
+        asyncio.get_running_loop().add_signal_handler(signum, _on_signal, stop, reason, signum, servicer.admission)
     maddrs = visible_maddrs(dht)
     initial_peers = options.swarm.initial_peers or maddrs
     await announcer.announce("online")
@@ -191,6 +193,11 @@ async def _rebalance(dht: DHT, plan: ModelPlan, movable, announcer, servicer, op
     await rebalancer.run(stop)
 
 
-def _on_signal(stop: asyncio.Event, reason: dict, signum: int) -> None:
+def _on_signal(stop: asyncio.Event, reason: dict, signum: int, admission) -> None:  # admission: Admission
+    """The first SIGTERM/SIGINT starts a drain; a second one cuts it short (open sessions move on at once)."""
+    if stop.is_set():
+        logger.info("%s again: ending the drain now", signal.Signals(signum).name)
+        admission.cut_short()
+        return
     reason["value"] = signal.Signals(signum).name
     stop.set()

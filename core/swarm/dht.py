@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 from hivemind import DHT
 from hivemind.dht.crypto import RSASignatureValidator
+from hivemind.utils.auth import AuthorizerBase
 
 from core.config import Settings
 from core.errors import UserFacingError
@@ -28,17 +29,24 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class SwarmSelection:
-    """Which swarm a command joins: its namespace, bootstrap peers, and the authorizer of its RPCs."""
+    """Which swarm a command joins: its namespace, bootstrap peers, and the authorizers of its RPCs.
+
+    The public swarm has no DHT authorizer and a no-op RPC authorizer. A private swarm (`name` set; see
+    core/swarm/private.py `swarm_selection`) has both derived from its secret.
+    """
 
     namespace: str
     initial_peers: list[str] = field(default_factory=list)
     new_swarm: bool = False
     authorizer: RpcAuthorizer = field(default_factory=PublicSwarmAuthorizer)
+    dht_authorizer: AuthorizerBase | None = None
+    name: str | None = None  # a private swarm's name, for messages
 
     def check(self) -> None:
         if not self.new_swarm and not self.initial_peers:
+            where = f"Swarm {self.name!r} knows no bootstrap peers" if self.name else "No swarm to join"
             raise UserFacingError(
-                "No swarm to join: pass --initial-peers MULTIADDR (as printed by `meadow dht` or `meadow serve`), "
+                f"{where}: pass --initial-peers MULTIADDR (as printed by `meadow dht` or `meadow serve`), "
                 "or --new-swarm to start a new one."
             )
         for address in self.initial_peers:
@@ -107,11 +115,18 @@ def start_dht(
             wait_timeout=settings["dht.wait_timeout"],
             startup_timeout=settings["client.connect_timeout"],
             num_workers=8,
+            authorizer=swarm.dht_authorizer,
+            # reachability behind NAT: hivemind's defaults, stated so that nobody turns them off unknowingly
+            use_relay=True,
+            nat_port_map=True,
+            auto_nat=True,
         )
     except Exception as error:  # noqa: BLE001 - bootstrap failures become one clear message
+        private = (f" A private swarm's peers also refuse a wrong or missing secret: check that you joined "
+                   f"{swarm.name!r} with a current invite.") if swarm.name else ""
         raise UserFacingError(
             f"Could not join the swarm through {', '.join(swarm.initial_peers) or 'a new swarm'}: {error}. "
-            "Check that the initial peers are running and reachable."
+            f"Check that the initial peers are running and reachable.{private}"
         ) from None
     finally:
         if identity_path is None:

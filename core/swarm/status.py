@@ -2,7 +2,8 @@
 
 Models are listed from the model index records servers write under `{namespace}/models`, so the
 reader need not know them in advance. JSON (fixed by DESIGN.md):
-{"models": [{"model": ID, "num_blocks": N, "blocks": [{"index": i, "servers": k, "throughput": t}, ...]}]}
+{"models": [{"model": ID, "num_blocks": N, "blocks": [{"index": i, "servers": k, "throughput": t}, ...]}]},
+extended with "reachability" (core/swarm/reachability.py): whether this peer is directly reachable.
 """
 from __future__ import annotations
 
@@ -68,11 +69,18 @@ def _runs(blocks: list[dict]) -> list[tuple[int, int, int, float]]:
 
 
 def run_status(swarm, settings, as_json: bool) -> None:  # swarm: SwarmSelection, settings: Settings
+    """Print the swarm's coverage, then whether this peer is directly reachable (JSON: key "reachability")."""
     from core.swarm.dht import start_dht
+    from core.swarm.reachability import format_reachability, reachability
 
     dht = start_dht(swarm, settings, client_mode=True)
     try:
         status = collect_status(dht, swarm.namespace)
+        maddrs = [str(maddr) for maddr in dht.get_visible_maddrs(latest=True)]
+        status["reachability"] = reachability(dht.peer_id.to_base58(), maddrs)
     finally:
         dht.shutdown()
-    print(json.dumps(status) if as_json else format_table(status), flush=True)
+    if as_json:
+        print(json.dumps(status), flush=True)
+    else:
+        print(format_table(status), format_reachability(status["reachability"]), sep="\n", flush=True)

@@ -59,3 +59,20 @@ def test_lists_are_comma_separated():
     from core.config import Setting
 
     assert Setting("x.y", list, [], "a list").parse("a, b,,c") == ["a", "b", "c"]
+
+
+def test_update_settings_file_is_all_or_nothing(tmp_path):
+    from core.config import update_settings_file
+
+    path = tmp_path / "settings.json"
+    update_settings_file({"server.vram_reserve_gb": 2, "log.level": "DEBUG"}, path)
+    assert json.loads(path.read_text()) == {"server.vram_reserve_gb": 2.0, "log.level": "DEBUG"}
+    with pytest.raises(SettingsError):
+        update_settings_file({"server.vram_reserve_gb": 3, "client.max_retries": "many"}, path)
+    assert json.loads(path.read_text())["server.vram_reserve_gb"] == 2.0
+    update_settings_file({"log.level": "INFO"}, path)  # back to the default: dropped from the file
+    assert json.loads(path.read_text()) == {"server.vram_reserve_gb": 2.0}
+    path.write_text("{broken")
+    with pytest.raises(SettingsError):
+        update_settings_file({"log.level": "DEBUG"}, path)
+    assert path.read_text() == "{broken"

@@ -29,8 +29,9 @@ class MeadowProcess:
         self.ready: dict = {}
 
     @classmethod
-    def start(cls, args: list[str], ready_timeout: float = 120.0, wait_ready: bool = True) -> MeadowProcess:
-        process = spawn(args)
+    def start(cls, args: list[str], ready_timeout: float = 120.0, wait_ready: bool = True,
+              stdin_text: str | None = None) -> MeadowProcess:
+        process = spawn(args, stdin_text=stdin_text)
         _STARTED.append(process)
         child = cls(process, args)
         if wait_ready:

@@ -1,8 +1,8 @@
 """SIGTERM drains a server: new sessions are refused with "draining:", an open session finishes its steps
-within server.drain_timeout, and one that outlives it is told "draining:" so that it moves on."""
+within server.drain_timeout, and one that outlives it is told "draining:" so that it moves on. A second
+SIGTERM ends the drain at once."""
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
@@ -32,9 +32,10 @@ def _start(tiny_llama, bootstrap, namespace: str, drain_timeout: float) -> Meado
 
 @pytest.fixture(scope="module")
 def servers(bootstrap, tiny_llama):
-    """Two servers started together: one drains for 20 s, the other for 1 s."""
-    started = {"long": _start(tiny_llama, bootstrap, "drain-long", 20), "short": _start(tiny_llama, bootstrap,
-                                                                                        "drain-short", 1)}
+    """Servers started together: one drains for 20 s, one for 1 s, one for 60 s (cut short by a second SIGTERM)."""
+    started = {"long": _start(tiny_llama, bootstrap, "drain-long", 20),
+               "short": _start(tiny_llama, bootstrap, "drain-short", 1),
+               "cut": _start(tiny_llama, bootstrap, "drain-cut", 60)}
     for server in started.values():
         server.ready = server.wait_for("ready", 180)
     yield started
@@ -94,3 +95,24 @@ def test_session_outliving_the_drain_is_told_at_once(servers, client):
     assert time.monotonic() - started < 10
     server.wait_for("stopped", 15)
     assert server.process.wait(15) == 0
+
+
+def test_a_second_sigterm_cuts_the_drain_short(servers, client):
+    server = servers["cut"]
+    session = RawSession(client, server.peer_id, MODEL, SPAN, 16)
+    run_sync(session.open(hidden_states(4)), 30)
+    os.kill(server.pid, signal.SIGTERM)
+    server.wait_for("stopping", 10)
+    run_sync(session.step(hidden_states(1)), 30)  # still draining: the open session is served
+    os.kill(server.pid, signal.SIGTERM)
+    started = time.monotonic()
+
+    async def wait_for_the_end() -> None:
+        async for extra in session._responses:
+            raise AssertionError(f"unexpected answer: {extra}")
+
+    with pytest.raises(P2PHandlerError, match="draining:"):
+        run_sync(wait_for_the_end(), 20)
+    server.wait_for("stopped", 15)
+    assert server.process.wait(15) == 0
+    assert time.monotonic() - started < 10, "the second SIGTERM did not end the 60 s drain"

@@ -94,3 +94,20 @@ def test_drain_ends_sessions_that_outlive_it():
         assert admission.closing.is_set() and open_sessions["count"] == 0
 
     asyncio.run(scenario())
+
+
+def test_cut_short_ends_a_drain_at_once():
+    """A second SIGTERM: the drain stops waiting for sessions that would hold it for its whole timeout."""
+    async def scenario() -> float:
+        admission = Admission(CacheBudget(10), max_alloc_timeout=10)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        draining = asyncio.create_task(admission.drain(30.0, lambda: 1))  # a session that never ends
+        await asyncio.sleep(0.2)
+        assert not draining.done() and not admission.closing.is_set()
+        admission.cut_short()
+        await asyncio.wait_for(draining, 1)
+        assert admission.closing.is_set() and admission.draining.is_set()
+        return loop.time() - started
+
+    assert asyncio.run(scenario()) < 1.0

@@ -63,3 +63,21 @@ def test_long_prefill_is_computed_in_chunks_against_the_session_cache(span):
     assert lengths == [32, 32, 32, 4]
     assert session.cache.get_seq_length() == 100
     assert torch.allclose(output, span.forward(hidden, 0, 6, span.new_cache(), 0), atol=1e-5)
+
+
+def test_cache_budget_follows_a_move_to_a_span_of_another_size():
+    class MovingSpan:
+        start, end = 0, 4
+
+    span = MovingSpan()
+    limits = ServerLimits(8192, 64, 65536, 300.0, 1800.0)
+    servicer = BlockServicer(span, "tiny", limits, None, Admission(CacheBudget(4 * 100), 0.0))  # 100 per block
+    try:
+        servicer.admission.budget.used = 40
+        assert servicer.cache_tokens_free == 90
+        span.start, span.end = 2, 4  # a rebalancing move to half as many blocks
+        assert servicer.cache_tokens_free == 80 and servicer.admission.budget.total == 200
+        span.start, span.end = 0, 6
+        assert servicer.cache_tokens_free == (600 - 40) // 6 and servicer.admission.budget.total == 600
+    finally:
+        servicer.shutdown()

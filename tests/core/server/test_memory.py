@@ -86,3 +86,20 @@ def test_default_cache_tokens_is_a_share_of_usable_memory(monkeypatch):
     per_token = kv_bytes_per_token(config, "float32")
     tokens = default_cache_tokens(config, "float32", 3, "cpu", 0, 1.0, 2.0)
     assert tokens == int(1_000_000 * memory.DEFAULT_CACHE_FRACTION) // (per_token * 3)
+
+
+def test_resizing_wakes_waiters_and_keeps_reservations():
+    async def scenario() -> None:
+        budget = CacheBudget(100)
+        await budget.reserve(100)
+        waiting = asyncio.create_task(budget.reserve(50, timeout=5))
+        await asyncio.sleep(0.05)
+        budget.resize(150)  # the server moved to a longer span
+        await asyncio.wait_for(waiting, 1)
+        assert budget.used == 150 and budget.free == 0
+        budget.resize(100)  # and to a shorter one, under sessions still open
+        assert budget.free == 0 and not budget.try_reserve(1)
+        budget.release(100)
+        assert budget.free == 50
+
+    asyncio.run(scenario())

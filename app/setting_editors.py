@@ -1,0 +1,63 @@
+"""One editor widget per setting type of the schema (GET /api/settings/schema)."""
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
+
+INT_LIMIT = 2**31 - 1
+FLOAT_LIMIT = 1e12
+
+
+class SettingEditor:
+    """A widget for one setting; `value()` returns what PATCH /api/settings accepts for it."""
+
+    def __init__(self, setting: dict):
+        self.setting = setting
+        self.widget = self._make()
+        self.widget.setObjectName(setting["key"])
+        self.widget.setToolTip(f"{setting['key']}: {setting['description']} (default: {_text(setting['default'])})")
+
+    def _make(self) -> QWidget:
+        kind, minimum = self.setting["type"], self.setting.get("minimum")
+        if kind == "bool":
+            return QCheckBox()
+        if kind == "int":
+            return QSpinBox(minimum=int(minimum) if minimum is not None else -INT_LIMIT, maximum=INT_LIMIT)
+        if kind == "float":
+            return QDoubleSpinBox(minimum=minimum if minimum is not None else -FLOAT_LIMIT, maximum=FLOAT_LIMIT,
+                                  decimals=3)
+        widget = QLineEdit()
+        if kind == "list":
+            widget.setPlaceholderText("comma-separated, for example: game.exe, blender")
+        return widget
+
+    def set_value(self, value: Any) -> None:
+        widget, kind = self.widget, self.setting["type"]
+        if kind == "bool":
+            widget.setChecked(bool(value))
+        elif kind in ("int", "float"):
+            widget.setValue(value)
+        else:
+            widget.setText(_text(value))
+
+    def value(self) -> Any:
+        widget, kind = self.widget, self.setting["type"]
+        if kind == "bool":
+            return widget.isChecked()
+        if kind in ("int", "float"):
+            return widget.value()
+        if kind == "list":
+            return [item.strip() for item in widget.text().split(",") if item.strip()]
+        return widget.text()
+
+
+    def matches(self, value: Any) -> bool:
+        """Whether the editor still shows `value` (floats to the editor's 3 decimals)."""
+        if self.setting["type"] == "float" and isinstance(value, (int, float)):
+            return abs(self.value() - value) < 5e-4
+        return self.value() == value
+
+
+def _text(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)

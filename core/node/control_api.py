@@ -1,0 +1,111 @@
+"""The control API under /api: status, serving, pause, settings and their schema, the event stream."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
+
+from core.config import schema_as_json
+from core.errors import SettingsError
+from core.node.api_errors import ApiError, parse_body, parse_json
+from core.node.node import Node
+
+KEEPALIVE_SECONDS = 15.0
+
+
+class PauseRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    minutes: float | None = Field(None, gt=0, le=7 * 24 * 60)
+
+
+class ControlApi:
+    def __init__(self, node: Node):
+        self.node = node
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/status", self.status, methods=["GET"]),
+            Route("/api/serving/start", self.start, methods=["POST"]),
+            Route("/api/serving/stop", self.stop, methods=["POST"]),
+            Route("/api/serving/pause", self.pause, methods=["POST"]),
+            Route("/api/serving/resume", self.resume, methods=["POST"]),
+            Route("/api/settings", self.settings, methods=["GET", "PATCH"]),
+            Route("/api/settings/schema", self.settings_schema, methods=["GET"]),
+            Route("/api/events", self.events, methods=["GET"]),
+            Route("/api/pause/signals", self.pause_signals, methods=["POST"]),
+        ]
+
+    async def status(self, request: Request) -> JSONResponse:
+        return JSONResponse(await run_in_threadpool(self.node.status))
+
+    async def start(self, request: Request) -> JSONResponse:
+        await run_in_threadpool(self.node.start_serving)
+        return await self._serving()
+
+    async def stop(self, request: Request) -> JSONResponse:
+        await run_in_threadpool(self.node.stop_serving)
+        return await self._serving()
+
+    async def pause(self, request: Request) -> JSONResponse:
+        body = await request.body()
+        minutes = parse_body(PauseRequest, await parse_json(request) if body.strip() else {}).minutes
+        await run_in_threadpool(self.node.pause, minutes)
+        return await self._serving()
+
+    async def resume(self, request: Request) -> JSONResponse:
+        await run_in_threadpool(self.node.resume)
+        return await self._serving()
+
+    async def pause_signals(self, request: Request) -> JSONResponse:
+        """Detector snapshots posted by the app (the Windows fullscreen check runs there)."""
+        body = await parse_json(request)
+        try:
+            await run_in_threadpool(self.node.post_pause_signals, body)
+        except ValueError as error:
+            raise ApiError(400, str(error), code="invalid_value") from None
+        status = await run_in_threadpool(self.node.status)
+        return JSONResponse({"serving": status["serving"], "pause": status["pause"]})
+
+    async def settings(self, request: Request) -> JSONResponse:
+        if request.method == "PATCH":
+            changes = await parse_json(request)
+            if not isinstance(changes, dict) or not changes:
+                raise ApiError(400, "Send a JSON object of settings to change, like {\"server.vram_reserve_gb\": 2}",
+                               code="invalid_request")
+            try:
+                keys = await run_in_threadpool(self.node.update_settings, changes)
+            except SettingsError as error:
+                raise ApiError(400, str(error), code="invalid_setting") from None
+            return JSONResponse({"values": self.node.settings.as_dict(), "changed": keys})
+        return JSONResponse({"values": self.node.settings.as_dict()})
+
+    async def settings_schema(self, request: Request) -> JSONResponse:
+        return JSONResponse({"settings": schema_as_json()})
+
+    async def events(self, request: Request) -> StreamingResponse:
+        queue = self.node.hub.subscribe()
+
+        async def lines() -> AsyncIterator[str]:
+            try:
+                yield ": connected\n\n"
+                while True:
+                    try:
+                        line = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                    except TimeoutError:
+                        yield ": keepalive\n\n"
+                        continue
+                    yield f"data: {line}\n\n"
+            finally:
+                self.node.hub.unsubscribe(queue)
+
+        return StreamingResponse(lines(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    async def _serving(self) -> JSONResponse:
+        status = await run_in_threadpool(self.node.status)
+        return JSONResponse({"serving": status["serving"]})
+

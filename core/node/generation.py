@@ -1,0 +1,117 @@
+"""Text generation for the node's API: client models loaded on demand, sessions reused across turns.
+
+A request is prepared first (its swarm session found or opened, which waits a bounded time for servers
+of every block), then run; so "the model is not covered" is known before a streamed answer starts.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from transformers import StoppingCriteriaList
+
+from core.client.inference import InferenceSession
+from core.node.conversations import Conversations
+from core.node.model_pool import LoadedModel
+from core.node.text_stream import StopWhen, TextDeltas
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    max_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+    def generate_arguments(self) -> dict:
+        if self.temperature <= 0:
+            return {"do_sample": False}
+        return {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p}
+
+
+@dataclass(frozen=True)
+class Result:
+    text: str
+    finish_reason: str  # "stop" (end of text or a stop sequence) or "length"
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float = 0.0  # from the request's start to its last token
+    route: tuple[dict, ...] = ()  # the servers that computed the answer: {"peer_id", "start", "end"}
+
+    @property
+    def tokens_per_second(self) -> float:
+        return round(self.completion_tokens / self.seconds, 2) if self.seconds > 0 else 0.0
+
+
+class Generation:
+    """One prepared request: its model, prompt and checked-out session."""
+
+    def __init__(self, generator: Generator, loaded: LoadedModel, prompt_ids: torch.Tensor, sampling: Sampling,
+                 session: InferenceSession):
+        self.generator = generator
+        self.loaded = loaded
+        self.prompt_ids = prompt_ids
+        self.sampling = sampling
+        self.session = session
+        self.deltas: TextDeltas | None = None
+
+    def cancel(self) -> None:
+        """Stop after the current token (the caller went away)."""
+        if self.deltas is not None:
+            self.deltas.cancelled = True
+
+    def run(self, on_delta: Callable[[str], None] = lambda text: None) -> Result:
+        """Generate (blocking), calling `on_delta` with each piece of text as it becomes final."""
+        self.deltas = TextDeltas(self.loaded.tokenizer, list(self.sampling.stop), on_delta)
+        started = time.monotonic()
+        reusable = False
+        try:
+            output = self.generator.generate(self)
+            reusable = True
+            route = tuple({"peer_id": span.peer_id, "start": span.start, "end": span.end} for span in self.session.route)
+        finally:
+            self.generator.conversations.checkin(self.session, reusable)
+        generated = output[0, self.prompt_ids.shape[1]:].tolist()
+        return Result(self.deltas.text, self._finish_reason(generated), self.prompt_ids.shape[1], len(generated),
+                      time.monotonic() - started, route)
+
+    def _finish_reason(self, generated: list[int]) -> str:
+        if self.deltas is not None and self.deltas.stopped:
+            return "stop"
+        if generated and generated[-1] in self.loaded.eos_token_ids:
+            return "stop"
+        return "length" if len(generated) >= self.sampling.max_tokens else "stop"
+
+
+class Generator:
+    def __init__(self, conversations: Conversations):
+        self.conversations = conversations
+        # One generation at a time: transformers samples from torch's global generator, and a seed must
+        # give the same text whatever else runs.
+        self._lock = threading.Lock()
+
+    def prepare(self, loaded: LoadedModel, prompt_ids: torch.Tensor, sampling: Sampling) -> Generation:
+        """Find or open the request's session (raises MissingBlocksError when the swarm cannot serve)."""
+        session = self.conversations.checkout(
+            loaded.name, prompt_ids, sampling.max_tokens, loaded.context_length,
+            lambda max_length: loaded.model.inference_session(max_length=max_length))
+        return Generation(self, loaded, prompt_ids, sampling, session)
+
+    def generate(self, generation: Generation) -> torch.Tensor:
+        assert generation.deltas is not None
+        sampling = generation.sampling
+        with self._lock:
+            if sampling.seed is not None:
+                torch.manual_seed(sampling.seed)
+            return generation.loaded.model.generate(
+                generation.prompt_ids, session=generation.session, max_new_tokens=sampling.max_tokens,
+                streamer=generation.deltas, stopping_criteria=StoppingCriteriaList([StopWhen(generation.deltas)]),
+                pad_token_id=generation.loaded.eos_token_ids[0] if generation.loaded.eos_token_ids else None,
+                **sampling.generate_arguments())

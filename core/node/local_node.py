@@ -1,0 +1,90 @@
+"""A local node started as a child, and the few API calls its terminal clients make (chat, self-test)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from core.errors import UserFacingError
+from core.events import parse_event
+from core.launcher import spawn, stop_group
+
+
+class NodeApi:
+    """The few calls the terminal chat makes to a node's local API."""
+
+    def __init__(self, api: str, token: str):
+        self.api = api
+        self.token = token
+
+    def call(self, method: str, path: str, body: dict | None = None, timeout: float = 30.0):  # -> HTTP response
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.api + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        try:
+            return urllib.request.urlopen(request, timeout=timeout)
+        except urllib.error.HTTPError as error:
+            raise UserFacingError(_error_message(error)) from None
+
+    def json(self, method: str, path: str, body: dict | None = None) -> dict:
+        with self.call(method, path, body) as response:
+            return json.loads(response.read())
+
+    def stream_chat(self, model: str, messages: list[dict], max_tokens: int) -> Iterator[str]:
+        """Text pieces of the assistant's reply as they arrive (server-sent events)."""
+        body = {"model": model, "messages": messages, "max_tokens": max_tokens, "temperature": 0, "stream": True}
+        with self.call("POST", "/v1/chat/completions", body, timeout=600) as response:
+            for raw in response:
+                line = raw.decode("utf-8").strip()
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                chunk = json.loads(line[6:])
+                if "error" in chunk:
+                    raise UserFacingError(chunk["error"]["message"])
+                for choice in chunk.get("choices", []):
+                    yield choice.get("delta", {}).get("content") or ""
+
+
+def start_node(command: list[str]) -> tuple[subprocess.Popen, NodeApi]:
+    """Start `meadow node <command>` (stderr shared with ours) and wait for its ready event."""
+    print("Starting a local Meadow node ...", file=sys.stderr)
+    node = spawn(["node", *command], stderr=None)
+    assert node.stdout is not None
+    for line in node.stdout:
+        event = parse_event(line) or {}
+        if event.get("event") == "ready":
+            return node, NodeApi(event["api"], Path(event["token_file"]).read_text().strip())
+        if event.get("event") == "error":
+            stop_group(node)
+            raise UserFacingError(f"The node did not start: {event['message']}")
+    stop_group(node)
+    raise UserFacingError("The node exited before it was ready; see its log in the data dir")
+
+
+def wait_until_served(api: NodeApi, timeout: float) -> None:
+    """Show the server's progress until every block of some model is served (or the node says why not)."""
+    deadline, shown = time.monotonic() + timeout, ""
+    while time.monotonic() < deadline:
+        status = api.json("GET", "/api/status")
+        serving = status["serving"]
+        if any(model["blocks"] and not model["missing"] for model in status["models"]):
+            print("Ready.", file=sys.stderr)
+            return
+        message = f"server: {serving['state']} {serving['reason']}".strip()
+        if message != shown:
+            print(message, file=sys.stderr)
+            shown = message
+        time.sleep(0.5)
+    raise UserFacingError("No server covers the model yet; see `meadow swarm status`")
+
+
+def _error_message(error: urllib.error.HTTPError) -> str:
+    try:
+        return json.loads(error.read())["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return f"the node answered HTTP {error.code}"

@@ -1,0 +1,94 @@
+"""Client models (embeddings, final norm, head, tokenizer) loaded once, on first use, per model id.
+
+The node answers for its own model (setting `node.model`) and for every model the swarm's model index
+lists; all of them share the node's one swarm client and DHT peer.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from core.client.swarm_client import SwarmClient
+from core.config import Settings
+from core.errors import ModelNotFoundError
+from core.models.source import resolve_model
+from core.swarm.directory import fetch_model_index
+
+logger = logging.getLogger(__name__)
+
+INDEX_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str  # the model's id in the swarm (and in the API)
+    model: object  # a DistributedCausalLM
+    tokenizer: object
+    context_length: int
+    eos_token_ids: tuple[int, ...]
+
+
+class ModelPool:
+    def __init__(self, swarm_client: SwarmClient, settings: Settings, own_model: str):
+        self.swarm_client = swarm_client
+        self.settings = settings
+        self.own_model = own_model
+        self._own_name = _dht_name(own_model)
+        self._lock = threading.Lock()
+        self._loaded: dict[str, LoadedModel] = {}
+        self._index: tuple[float, list[str]] = (0.0, [])
+
+    def names(self) -> list[str]:
+        """Model ids the API offers: this node's model and every model announced in the swarm."""
+        return sorted({self._own_name, *self._swarm_models()})
+
+    def get(self, name: str) -> LoadedModel:
+        """The loaded client model for an API model id; raises ModelNotFoundError for an unknown one."""
+        with self._lock:
+            if name in self._loaded:
+                return self._loaded[name]
+            source_id = self.own_model if name in (self.own_model, self._own_name) else None
+            if source_id is None and name in self._swarm_models():
+                source_id = name
+            if source_id is None:
+                raise ModelNotFoundError(f"The model {name!r} does not exist in this swarm; GET /v1/models lists "
+                                         f"the models it serves")
+            loaded = self._load(source_id)
+            self._loaded[name] = self._loaded[loaded.name] = loaded
+            return loaded
+
+    def _load(self, source_id: str) -> LoadedModel:
+        from core.client.model import AutoDistributedModelForCausalLM
+        from core.models.weights import load_tokenizer
+
+        started = time.monotonic()
+        source = resolve_model(source_id)
+        model = AutoDistributedModelForCausalLM.from_pretrained(source_id, swarm_client=self.swarm_client,
+                                                                settings=self.settings)
+        tokenizer = load_tokenizer(source)
+        eos = model.generation_config.eos_token_id
+        eos_ids = tuple(eos if isinstance(eos, list) else [] if eos is None else [eos])
+        context = min(int(getattr(model.config, "max_position_embeddings", 2048) or 2048),
+                      int(self.settings["server.max_length"]))
+        logger.info("Loaded the client part of %s in %.1f s", source_id, time.monotonic() - started)
+        return LoadedModel(source.dht_name, model, tokenizer, context, eos_ids)
+
+    def _swarm_models(self) -> list[str]:
+        fetched, names = self._index
+        if time.monotonic() - fetched > INDEX_CACHE_SECONDS:
+            try:
+                records = fetch_model_index(self.swarm_client.dht, self.swarm_client.swarm.namespace)
+                names = sorted({record.model for record in records})
+            except Exception:  # noqa: BLE001 - a DHT hiccup: keep the last list
+                logger.debug("Reading the model index failed", exc_info=True)
+            self._index = (time.monotonic(), names)
+        return names
+
+
+def _dht_name(model_id: str) -> str:
+    try:
+        return resolve_model(model_id).dht_name
+    except ModelNotFoundError:
+        return model_id

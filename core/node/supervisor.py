@@ -1,0 +1,189 @@
+"""The node's block server: a `meadow serve` child in its own process group, supervised.
+
+The supervisor starts, stops, pauses and resumes the child, follows its lifecycle events, and restarts
+it after a crash with a doubling delay. Stopping signals the child's process group, so the server
+announces itself offline and its memory (VRAM included) is really freed.
+"""
+from __future__ import annotations
+
+import logging
+import subprocess
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from core.events import parse_event
+from core.launcher import spawn, stop_group
+
+logger = logging.getLogger(__name__)
+
+STABLE_SECONDS = 60.0  # a child that ran this long resets the restart delay
+
+
+@dataclass(frozen=True)
+class ServingStatus:
+    state: str = "stopped"  # starting | serving | paused | stopped | error
+    reason: str = ""
+    pid: int | None = None
+    blocks: list[int] | None = None
+    peer_id: str | None = None
+    since: float = 0.0
+
+
+class ServerSupervisor:
+    def __init__(self, command: Callable[[], tuple[list[str], str | None]], on_change: Callable[[ServingStatus], None],
+                 backoff_max: float = 60.0, drain_timeout: float = 30.0):
+        self._command = command
+        self._on_change = on_change
+        self._backoff_max = backoff_max
+        self._drain_timeout = drain_timeout
+        self._lock = threading.Lock()
+        self._status = ServingStatus(since=time.time())
+        self._child: subprocess.Popen | None = None
+        self._child_started = 0.0
+        self._stderr: deque[str] = deque(maxlen=20)
+        self._last_error = ""
+        self._want_running = False
+        self._backoff = 1.0
+        self._restart_timer: threading.Timer | None = None
+        self._closed = False
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meadow-spawner")
+
+    @property
+    def status(self) -> ServingStatus:
+        with self._lock:
+            return self._status
+
+    @property
+    def child_pid(self) -> int | None:
+        with self._lock:
+            return self._child.pid if self._child is not None and self._child.poll() is None else None
+
+    def start(self, reason: str = "") -> None:
+        """Serve: start the child unless it already runs."""
+        with self._lock:
+            if self._closed:
+                return
+            self._want_running = True
+            self._cancel_restart()
+            if self._child is None:
+                self._launch(reason or "starting the server")
+
+    def stop(self, state: str = "stopped", reason: str = "stopped by you", timeout: float | None = None) -> None:
+        """Stop serving and wait for the child to exit; `state` is "stopped" or "paused"."""
+        with self._lock:
+            self._want_running = False
+            self._cancel_restart()
+            child, self._child = self._child, None
+            self._set(state=state, reason=reason, blocks=None, peer_id=None)  # the pid stays until it is gone
+        if child is not None:
+            stop_group(child, self._drain_timeout if timeout is None else timeout)
+        with self._lock:
+            if self._child is None:
+                self._set(pid=None)
+
+    def restart(self, reason: str) -> None:
+        """Stop and start again (after settings that the server reads at start changed)."""
+        with self._lock:
+            running = self._want_running
+        if running:
+            self.stop(state="starting", reason=reason)
+            self.start(reason)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+        self.stop(reason="the node is shutting down")
+        self._spawner.shutdown(wait=False)
+
+    def recent_stderr(self) -> list[str]:
+        with self._lock:
+            return list(self._stderr)
+
+    def _launch(self, reason: str) -> None:
+        # PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, so every child is forked by
+        # one long-lived thread, never by a timer or an API worker thread that may exit at any time.
+        args, stdin_text = self._command()
+        child = self._spawner.submit(spawn, args, stdin_text=stdin_text).result()
+        self._child, self._child_started = child, time.monotonic()
+        self._stderr.clear()
+        self._last_error = ""
+        self._set(state="starting", reason=reason, pid=child.pid, blocks=None, peer_id=None)
+        threading.Thread(target=self._read_events, args=(child,), daemon=True, name="meadow-server-events").start()
+        threading.Thread(target=self._read_stderr, args=(child,), daemon=True, name="meadow-server-stderr").start()
+
+    def _read_events(self, child: subprocess.Popen) -> None:
+        assert child.stdout is not None
+        for line in child.stdout:
+            event = parse_event(line)
+            if event is not None:
+                self._on_event(child, event)
+        code = child.wait()
+        self._on_exit(child, code)
+
+    def _read_stderr(self, child: subprocess.Popen) -> None:
+        assert child.stderr is not None
+        for line in child.stderr:
+            with self._lock:
+                self._stderr.append(line.rstrip())
+
+    def _on_event(self, child: subprocess.Popen, event: dict) -> None:
+        with self._lock:
+            if child is not self._child:
+                return
+            kind = event.get("event")
+            if kind == "loading":
+                self._set(reason=f"loading weights {event.get('done')}/{event.get('total')}")
+            elif kind in ("ready", "moved"):
+                self._set(state="serving", reason="", blocks=_blocks(event.get("blocks")),
+                          peer_id=event.get("peer_id", self._status.peer_id))
+            elif kind == "error":
+                self._last_error = str(event.get("message", ""))[:500]
+                self._set(reason=self._last_error)
+
+    def _on_exit(self, child: subprocess.Popen, code: int) -> None:
+        with self._lock:
+            if child is not self._child:
+                return  # stopped on purpose
+            self._child = None
+            detail = self._last_error or (self._stderr[-1] if self._stderr else "")
+            if time.monotonic() - self._child_started > STABLE_SECONDS:
+                self._backoff = 1.0
+            delay = self._backoff
+            self._backoff = min(self._backoff * 2, self._backoff_max)
+            self._set(state="error", pid=None, blocks=None,
+                      reason=f"the server exited with code {code}: {detail or 'no message'}; restarting in {delay:.0f} s")
+            if self._want_running and not self._closed:
+                self._restart_timer = threading.Timer(delay, self._restart_after_crash)
+                self._restart_timer.daemon = True
+                self._restart_timer.start()
+        logger.warning("Server child %d exited with code %s", child.pid, code)
+
+    def _restart_after_crash(self) -> None:
+        with self._lock:
+            if self._want_running and self._child is None and not self._closed:
+                self._launch("restarting after a crash")
+
+    def _cancel_restart(self) -> None:
+        if self._restart_timer is not None:
+            self._restart_timer.cancel()
+            self._restart_timer = None
+
+    def _set(self, **changes: object) -> None:
+        """Update the status (lock held) and report it."""
+        if "state" in changes and changes["state"] != self._status.state:
+            changes["since"] = time.time()
+        self._status = replace(self._status, **changes)  # type: ignore[arg-type]
+        try:
+            self._on_change(self._status)
+        except Exception:  # noqa: BLE001 - a broken listener must not break supervision
+            logger.exception("Serving status listener failed")
+
+
+def _blocks(value: object) -> list[int] | None:
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(item, int) for item in value):
+        return list(value)
+    return None

@@ -1,0 +1,58 @@
+"""Try a torch build in a child process before switching to it, so a broken build never becomes active.
+
+`meadow runtime check` (the child) imports torch with the build forced by MEADOW_TORCH and reports it;
+the parent reads that event. A crash while loading native libraries then only takes down the child.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+
+from core import events
+from core.errors import UserFacingError
+from core.launcher import spawn
+from core.runtime.activate import ENV, activated_variant
+
+logger = logging.getLogger(__name__)
+CHECK_TIMEOUT = 300.0  # a first import of a CUDA torch reads gigabytes of libraries from disk
+
+
+def run_check() -> None:
+    """The child side: import torch and emit TorchChecked (the variant comes from MEADOW_TORCH)."""
+    import torch
+
+    wanted, variant = os.environ.get(ENV, "").strip(), activated_variant()
+    path = str(Path(torch.__file__).parent)
+    if wanted and wanted != variant:
+        raise UserFacingError(f"The torch build {wanted} was not activated (see the message above); torch came from {path}")
+    cuda = getattr(torch, "cuda", None)
+    available = bool(cuda is not None and cuda.is_available())
+    devices = [str(cuda.get_device_name(index)) for index in range(cuda.device_count())] if available else []
+    events.TorchChecked(variant=variant, torch_version=str(torch.__version__), path=path,
+                        cuda_available=available, devices=devices).emit()
+
+
+def check_in_child(variant: str, require_cuda: bool = True) -> events.TorchChecked:
+    """Run `meadow runtime check` with the variant forced; raises UserFacingError unless torch imports (and,
+    with `require_cuda`, sees a GPU)."""
+    process = spawn(["runtime", "check"], env={**os.environ, ENV: variant})
+    try:
+        stdout, stderr = process.communicate(timeout=CHECK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise UserFacingError(f"Importing the torch build {variant} took over {CHECK_TIMEOUT:.0f} s; not using it") from None
+    found = [event for line in stdout.splitlines() if (event := events.parse_event(line))
+             and event["event"] == events.TorchChecked.name]
+    if process.returncode != 0 or not found:
+        tail = " | ".join(stderr.strip().splitlines()[-5:])
+        raise UserFacingError(f"The torch build {variant} does not load on this computer (exit {process.returncode}: "
+                              f"{tail}); Meadow keeps its current torch. Run `meadow runtime status` for details.")
+    checked = events.TorchChecked(**{key: value for key, value in found[-1].items() if key != "event"})
+    if require_cuda and variant != "cpu" and not checked.cuda_available:
+        raise UserFacingError(f"The torch build {variant} loads but sees no CUDA GPU (is the NVIDIA driver new "
+                              f"enough for {variant}?); Meadow keeps its current torch. Pass --force to use it anyway.")
+    logger.info("Checked torch %s from %s on %s", checked.torch_version, checked.path, checked.devices)
+    return checked
