@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from app.actions import AppActions
@@ -17,6 +18,7 @@ from app.join_dialog import JoinDialog
 from app.node_events import NodeEvents
 from app.node_supervisor import NodeSupervisor
 from app.pause_reporter import PauseReporter
+from app.runtime.offer import CudaOffer
 from app.settings_dialog import SettingsDialog
 from app.status_model import StatusModel
 from app.tray import Tray
@@ -29,11 +31,15 @@ class DesktopApp(QObject):
     """Built by app.main.build (the composition root); `tray` is None where no tray host runs."""
 
     def __init__(self, api: NodeApi, supervisor: NodeSupervisor, events: NodeEvents, status: StatusModel,
-                 actions: AppActions, store: ConversationStore, tray: Tray | None, reporter: PauseReporter):
+                 actions: AppActions, store: ConversationStore, tray: Tray | None, reporter: PauseReporter,
+                 cuda_offer: CudaOffer):
         super().__init__()
         self.api, self.supervisor, self.events, self.status = api, supervisor, events, status
         self.actions, self.store, self.tray, self.reporter = actions, store, tray, reporter
         self.dashboard = DashboardWindow(actions, status)
+        self.cuda_offer = cuda_offer
+        cuda_offer.parent_widget = self.dashboard
+        self._add_before_quit(cuda_offer.action)
         self.chat: ChatWindow | None = None
         self.dialogs: dict[str, QWidget] = {}
         supervisor.ready.connect(self.on_node_ready)
@@ -125,16 +131,23 @@ class DesktopApp(QObject):
         self.status.stop()
         self.reporter.stop()
         self.supervisor.detach()
-        for window in [self.dashboard, self.chat, *self.dialogs.values()]:
+        for window in [self.dashboard, self.chat, *self.dialogs.values(), self.cuda_offer.box, self.cuda_offer.install]:
             if window is not None:
                 window.close()
         if self.tray is not None:
             self.tray.icon.hide()
         parts = [self.dashboard, self.chat, *self.dialogs.values(), self.tray, self.actions, self.reporter,
-                 self.status, self.events, self.supervisor, self.api]
+                 self.status, self.events, self.cuda_offer, self.supervisor, self.api]
         for part in parts:
             if part is not None:
                 part.deleteLater()
+
+    def _add_before_quit(self, action: QAction) -> None:
+        """Put `action` above "Quit Meadow" in the tray menu and the dashboard's Meadow menu."""
+        menus = [menu.menu() for menu in self.dashboard.menuBar().actions()[:1]]
+        for menu in [*menus, self.tray.menu if self.tray is not None else None]:
+            if menu is not None:
+                menu.insertAction(self.actions.quit, action)
 
     def _show_dialog(self, name: str, dialog: QWidget) -> QWidget:
         old = self.dialogs.get(name)

@@ -19,6 +19,7 @@ from app.node_events import NodeEvents
 from app.node_supervisor import NodeSupervisor
 from app.pause_reporter import PauseReporter, platform_detectors
 from app.resources import icon, stylesheet
+from app.runtime.offer import CudaOffer
 from app.single_instance import SingleInstance
 from app.status_model import StatusModel
 from app.tray import Tray
@@ -41,7 +42,9 @@ def build(node_args: list[str] | None = None, use_tray: bool | None = None, dete
         use_tray = QSystemTrayIcon.isSystemTrayAvailable()
     tray = Tray(actions, status) if use_tray else None
     reporter = PauseReporter(api, platform_detectors() if detectors is None else detectors)
-    return DesktopApp(api, supervisor, events, status, actions, ConversationStore(), tray, reporter)
+    overrides = [value for flag, value in zip(supervisor.extra_args, supervisor.extra_args[1:]) if flag == "--set"]
+    cuda_offer = CudaOffer(supervisor, overrides=overrides)  # `meadow app --set runtime.torch_index_url=...` too
+    return DesktopApp(api, supervisor, events, status, actions, ConversationStore(), tray, reporter, cuda_offer)
 
 
 def start_swarm() -> tuple[str | None, bool]:
@@ -85,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     application.setQuitOnLastWindowClosed(desktop.tray is None)
     desktop.present(hidden=getattr(args, "hidden", False))
     desktop.supervisor.attach_or_start(swarm, new_swarm)
+    desktop.cuda_offer.check_at_start()  # offers the CUDA build of torch on an NVIDIA GPU, unless declined
     quit_on_signals(application)
     code = application.exec()
     desktop.supervisor.stop_and_wait()

@@ -163,6 +163,9 @@ SCHEMA: tuple[Setting, ...] = (
             "{variant} stands for the build's name (cu128, ...)."),
     Setting("runtime.download_timeout", float, 60.0,
             "Seconds a torch download may wait to connect or for more data before it fails.", minimum=1.0),
+    Setting("app.cuda_offer", str, "ask",
+            "Whether the app offers at start to fetch the CUDA build of torch for an NVIDIA GPU: ask, never, or a "
+            "date (YYYY-MM-DD, set by “Not now”) before which it does not ask. “Use my NVIDIA GPU...” always offers."),
 )
 
 _BY_KEY = {setting.key: setting for setting in SCHEMA}

@@ -13,7 +13,6 @@ from core.client.swarm_client import SwarmClient
 from core.config import Settings
 from core.errors import MissingBlocksError
 from core.swarm.dht import SwarmSelection
-from tests.helpers.processes import MeadowProcess
 from tests.integration.conftest import client_for, start_servers
 
 SMOLLM = "smollm2-135m-instruct"
