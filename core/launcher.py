@@ -6,13 +6,18 @@ executable with the same arguments. Children get their own process group and die
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 _PR_SET_PDEATHSIG = 1
+_FORKER: ThreadPoolExecutor | None = None  # the one long-lived thread that forks children off the main thread
+_FORKER_LOCK = threading.Lock()
 
 
 def child_command(*args: str) -> list[str]:
@@ -44,7 +49,8 @@ def spawn(
     """
     full_env = dict(os.environ if env is None else env)
     full_env.setdefault("PYTHONUNBUFFERED", "1")
-    process = subprocess.Popen(
+    popen = functools.partial(
+        subprocess.Popen,
         child_command(*args),
         env=full_env,
         stdin=subprocess.DEVNULL if stdin_text is None else subprocess.PIPE,
@@ -53,6 +59,10 @@ def spawn(
         text=True,
         preexec_fn=_die_with_parent if os.name == "posix" else None,
     )
+    # PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process: a child forked
+    # by a worker or timer thread would be killed when that thread exits. Fork from the main thread or from
+    # one thread that lives as long as this process.
+    process = popen() if threading.current_thread() is threading.main_thread() else _forker().submit(popen).result()
     if stdin_text is not None and process.stdin is not None:
         try:
             with process.stdin:  # a pipe buffer holds a line; the child reads it when it starts
@@ -60,6 +70,14 @@ def spawn(
         except BrokenPipeError:
             pass  # the child already exited; its own error tells why
     return process
+
+
+def _forker() -> ThreadPoolExecutor:
+    global _FORKER
+    with _FORKER_LOCK:
+        if _FORKER is None:
+            _FORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meadow-forker")
+        return _FORKER
 
 
 def stop_group(process: subprocess.Popen, timeout: float = 10.0) -> int | None:

@@ -8,17 +8,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.client.swarm_client import SwarmClient
 from core.config import Settings
 from core.errors import ModelNotFoundError
 from core.models.source import resolve_model
-from core.swarm.directory import fetch_model_index
 
 logger = logging.getLogger(__name__)
-
-INDEX_CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -31,14 +29,15 @@ class LoadedModel:
 
 
 class ModelPool:
-    def __init__(self, swarm_client: SwarmClient, settings: Settings, own_model: str):
+    def __init__(self, swarm_client: SwarmClient, settings: Settings, own_model: str,
+                 swarm_models: Callable[[], list[str]]):
         self.swarm_client = swarm_client
         self.settings = settings
         self.own_model = own_model
         self._own_name = _dht_name(own_model)
+        self._swarm_models = swarm_models  # the models announced in the swarm (cached by the node's swarm view)
         self._lock = threading.Lock()
         self._loaded: dict[str, LoadedModel] = {}
-        self._index: tuple[float, list[str]] = (0.0, [])
 
     def names(self) -> list[str]:
         """Model ids the API offers: this node's model and every model announced in the swarm."""
@@ -74,17 +73,6 @@ class ModelPool:
                       int(self.settings["server.max_length"]))
         logger.info("Loaded the client part of %s in %.1f s", source_id, time.monotonic() - started)
         return LoadedModel(source.dht_name, model, tokenizer, context, eos_ids)
-
-    def _swarm_models(self) -> list[str]:
-        fetched, names = self._index
-        if time.monotonic() - fetched > INDEX_CACHE_SECONDS:
-            try:
-                records = fetch_model_index(self.swarm_client.dht, self.swarm_client.swarm.namespace)
-                names = sorted({record.model for record in records})
-            except Exception:  # noqa: BLE001 - a DHT hiccup: keep the last list
-                logger.debug("Reading the model index failed", exc_info=True)
-            self._index = (time.monotonic(), names)
-        return names
 
 
 def _dht_name(model_id: str) -> str:

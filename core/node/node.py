@@ -100,7 +100,8 @@ class Node:
             "node": {"pid": os.getpid(), "version": __version__, "uptime_s": round(time.time() - self.started, 1)},
             "swarm": self.swarm.describe(),
             "models": self.swarm.coverage(),
-            "serving": {**self._serving_details(serving), "model": self.settings["node.model"]},
+            "serving": {**self._serving_details(serving), "model": self.settings["node.model"],
+                        "resume_in_s": decision["resume_in_s"] if decision is not None else None},
             "pause": {"decision": decision, "signals": signals},
             "sessions": {"open": self.conversations.open_count},
         }
@@ -137,8 +138,6 @@ class Node:
         pids = _tree_pids(serving.pid)
         details["memory_bytes"] = _tree_rss(pids)
         details["vram_bytes"] = process_gpu_bytes(set(pids)) if pids else None
-        if self.monitor is not None:
-            details["resume_in_s"] = self.monitor.decision.to_json()["resume_in_s"]
         return details
 
 

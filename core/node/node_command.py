@@ -105,10 +105,10 @@ def _compose(settings: Settings, overrides: list[str], swarm: SwarmSelection, dh
     supervisor = ServerSupervisor(server_command, lambda status: node_ref[0].on_serving_changed(status),
                                   backoff_max=settings["node.restart_backoff_max"],
                                   drain_timeout=settings["server.drain_timeout"])
-    pool = ModelPool(swarm_client, client_settings, settings["node.model"])
+    view = SwarmView(dht, swarm.name, swarm.namespace, multiaddrs)
+    pool = ModelPool(swarm_client, client_settings, settings["node.model"], view.model_names)
     conversations = Conversations(settings["node.max_sessions"], settings["node.session_idle_timeout"],
                                   settings["node.session_tokens"])
-    view = SwarmView(dht, swarm.name, swarm.namespace, multiaddrs)
     node = Node(settings, overrides, hub, supervisor, pool, conversations, view, ServerStatsReader(swarm_client))
     node_ref.append(node)
     return node

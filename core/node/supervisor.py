@@ -11,7 +11,6 @@ import subprocess
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -50,7 +49,6 @@ class ServerSupervisor:
         self._backoff = 1.0
         self._restart_timer: threading.Timer | None = None
         self._closed = False
-        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meadow-spawner")
 
     @property
     def status(self) -> ServingStatus:
@@ -97,17 +95,14 @@ class ServerSupervisor:
         with self._lock:
             self._closed = True
         self.stop(reason="the node is shutting down")
-        self._spawner.shutdown(wait=False)
 
     def recent_stderr(self) -> list[str]:
         with self._lock:
             return list(self._stderr)
 
     def _launch(self, reason: str) -> None:
-        # PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, so every child is forked by
-        # one long-lived thread, never by a timer or an API worker thread that may exit at any time.
         args, stdin_text = self._command()
-        child = self._spawner.submit(spawn, args, stdin_text=stdin_text).result()
+        child = spawn(args, stdin_text=stdin_text)  # forked by a long-lived thread: see core/launcher.py
         self._child, self._child_started = child, time.monotonic()
         self._stderr.clear()
         self._last_error = ""

@@ -43,6 +43,10 @@ class SwarmView:
             self._coverage = (time.monotonic(), models)
         return models
 
+    def model_names(self) -> list[str]:
+        """The models servers announce in this swarm (from the same cached read as `coverage`)."""
+        return [model["model"] for model in self.coverage()]
+
     def _peer_count(self) -> int | None:
         try:
             return self.dht.run_coroutine(_count_peers, return_future=False)

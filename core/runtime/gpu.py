@@ -1,7 +1,6 @@
 """Which torch build this machine needs: NVIDIA GPUs and the driver's CUDA version, read through NVML.
 
-NVML comes from the `pynvml` module of nvidia-ml-py. Callers may pass any object with the same functions
-instead (tests do, as in core/server/resources.py): that is the only seam to fake.
+NVML is read through core/nvml.py, whose fake-module seam the tests use (this machine has no GPU).
 """
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.nvml import NvmlUnavailable, nvml_devices
 from core.runtime.variants import CudaVariant, choose_variant, format_cuda
 
 logger = logging.getLogger(__name__)
@@ -32,30 +32,20 @@ class GpuReport:
 
 def detect(nvml: Any | None = None) -> GpuReport:
     """Ask NVML for GPUs and the driver's CUDA version; never raises (a machine without NVIDIA gets a reason)."""
-    if nvml is None:
-        nvml = _import_pynvml()
-        if nvml is None:
-            return GpuReport(reason="pynvml is not available, so no NVIDIA GPU can be seen; CUDA torch is not needed")
-    nvml_error = getattr(nvml, "NVMLError", Exception)
     try:
-        nvml.nvmlInit()
-    except nvml_error as error:
-        logger.info("No NVIDIA driver: %s", error)
-        return GpuReport(reason=f"no NVIDIA driver ({error}); CUDA torch is not needed")
-    try:
-        return _report(nvml)
-    except nvml_error as error:
-        logger.warning("NVML failed while reading the GPUs: %s", error)
-        return GpuReport(reason=f"the NVIDIA driver did not answer ({error}); update or reinstall the driver")
-    finally:
-        try:
-            nvml.nvmlShutdown()
-        except nvml_error:
-            pass
+        with nvml_devices(nvml) as (module, handles):
+            nvml_error = getattr(module, "NVMLError", Exception)
+            try:
+                return _report(module, handles)
+            except nvml_error as error:
+                logger.warning("NVML failed while reading the GPUs: %s", error)
+                return GpuReport(reason=f"the NVIDIA driver did not answer ({error}); update or reinstall the driver")
+    except NvmlUnavailable as error:
+        logger.info("No NVIDIA GPU to detect: %s", error)
+        return GpuReport(reason=f"{error}; CUDA torch is not needed")
 
 
-def _report(nvml: Any) -> GpuReport:
-    handles = [nvml.nvmlDeviceGetHandleByIndex(index) for index in range(nvml.nvmlDeviceGetCount())]
+def _report(nvml: Any, handles: list[Any]) -> GpuReport:
     if not handles:
         return GpuReport(reason="the NVIDIA driver sees no GPU; CUDA torch is not needed")
     names = [_text(nvml.nvmlDeviceGetName(handle)) for handle in handles]
@@ -75,14 +65,6 @@ def _driver_cuda(nvml: Any) -> tuple[int, int]:
     query = getattr(nvml, "nvmlSystemGetCudaDriverVersion_v2", None) or nvml.nvmlSystemGetCudaDriverVersion
     encoded = int(query())
     return encoded // 1000, (encoded % 1000) // 10
-
-
-def _import_pynvml() -> Any | None:
-    try:
-        import pynvml
-    except ImportError:
-        return None
-    return pynvml
 
 
 def _text(value: str | bytes) -> str:

@@ -48,3 +48,19 @@ def test_child_dies_with_its_parent(tmp_path):
         time.sleep(0.05)
     os.kill(child_pid, 9)
     raise AssertionError("the child outlived its parent")
+
+
+def test_child_spawned_from_a_short_lived_thread_outlives_the_thread():
+    """PR_SET_PDEATHSIG follows the forking thread, so spawn() forks off the main thread on a long-lived one."""
+    import threading
+
+    spawned: list[subprocess.Popen] = []
+    thread = threading.Thread(target=lambda: spawned.append(spawn(["dht", "--new-swarm"])))
+    thread.start()
+    thread.join()
+    child = spawned[0]
+    try:
+        time.sleep(1.5)
+        assert child.poll() is None, "the child died with the thread that started it"
+    finally:
+        stop_group(child, timeout=10)

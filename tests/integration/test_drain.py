@@ -86,12 +86,8 @@ def test_session_outliving_the_drain_is_told_at_once(servers, client):
     server.wait_for("stopping", 10)
     started = time.monotonic()
 
-    async def wait_for_the_end() -> None:
-        async for extra in session._responses:
-            raise AssertionError(f"unexpected answer: {extra}")
-
     with pytest.raises(P2PHandlerError, match="draining:"):
-        run_sync(wait_for_the_end(), 20)
+        run_sync(_until_the_stream_ends(session), 20)
     assert time.monotonic() - started < 10
     server.wait_for("stopped", 15)
     assert server.process.wait(15) == 0
@@ -107,12 +103,14 @@ def test_a_second_sigterm_cuts_the_drain_short(servers, client):
     os.kill(server.pid, signal.SIGTERM)
     started = time.monotonic()
 
-    async def wait_for_the_end() -> None:
-        async for extra in session._responses:
-            raise AssertionError(f"unexpected answer: {extra}")
-
     with pytest.raises(P2PHandlerError, match="draining:"):
-        run_sync(wait_for_the_end(), 20)
+        run_sync(_until_the_stream_ends(session), 20)
     server.wait_for("stopped", 15)
     assert server.process.wait(15) == 0
     assert time.monotonic() - started < 10, "the second SIGTERM did not end the 60 s drain"
+
+
+async def _until_the_stream_ends(session: RawSession) -> None:
+    """Read the open session's stream to its end; any answer there is a failure (nothing was asked)."""
+    async for extra in session._responses:
+        raise AssertionError(f"unexpected answer: {extra}")

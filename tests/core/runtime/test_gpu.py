@@ -2,36 +2,16 @@
 from __future__ import annotations
 
 from core.runtime.gpu import detect
+from tests.core.server.test_resources import GIB, FakeNVML, FakeNVMLError
 
 
-class FakeNVMLError(Exception):
-    pass
-
-
-class FakeNVML:
-    """Answers like pynvml for the given GPUs and driver; `fail_init` plays a machine without a driver."""
-
-    NVMLError = FakeNVMLError
+class FakeGpuNVML(FakeNVML):
+    """Answers like pynvml for the given GPUs (name, compute capability) and driver CUDA version."""
 
     def __init__(self, gpus: list[tuple[str, tuple[int, int]]], cuda: int = 12080, fail_init: bool = False):
+        super().__init__([GIB] * len(gpus), fail_init)
         self.gpus = gpus
         self.cuda = cuda
-        self.fail_init = fail_init
-        self.calls: list[str] = []
-
-    def nvmlInit(self) -> None:
-        self.calls.append("init")
-        if self.fail_init:
-            raise FakeNVMLError("NVML Shared Library Not Found")
-
-    def nvmlShutdown(self) -> None:
-        self.calls.append("shutdown")
-
-    def nvmlDeviceGetCount(self) -> int:
-        return len(self.gpus)
-
-    def nvmlDeviceGetHandleByIndex(self, index: int) -> int:
-        return index
 
     def nvmlDeviceGetName(self, handle: int) -> bytes:
         return self.gpus[handle][0].encode()  # older pynvml returns bytes
@@ -44,7 +24,7 @@ class FakeNVML:
 
 
 def test_a_gpu_with_a_recent_driver_needs_the_newest_fitting_build():
-    nvml = FakeNVML([("NVIDIA GeForce RTX 4090", (8, 9))], cuda=12090)
+    nvml = FakeGpuNVML([("NVIDIA GeForce RTX 4090", (8, 9))], cuda=12090)
     report = detect(nvml)
     assert report.gpus == ["NVIDIA GeForce RTX 4090"] and report.driver_cuda == (12, 9)
     assert report.needed == "cu128" and "12.9" in report.reason
@@ -52,20 +32,20 @@ def test_a_gpu_with_a_recent_driver_needs_the_newest_fitting_build():
 
 
 def test_no_driver_or_no_gpu_means_cpu_torch():
-    assert detect(FakeNVML([], fail_init=True)).needed == "cpu"
-    assert "no NVIDIA driver" in detect(FakeNVML([], fail_init=True)).reason
-    report = detect(FakeNVML([]))
+    assert detect(FakeGpuNVML([], fail_init=True)).needed == "cpu"
+    assert "no NVIDIA driver" in detect(FakeGpuNVML([], fail_init=True)).reason
+    report = detect(FakeGpuNVML([]))
     assert report.needed == "cpu" and "sees no GPU" in report.reason
 
 
 def test_an_old_driver_is_told_to_update():
-    report = detect(FakeNVML([("Tesla T4", (7, 5))], cuda=11080))
+    report = detect(FakeGpuNVML([("Tesla T4", (7, 5))], cuda=11080))
     assert report.needed == "cpu" and report.driver_cuda == (11, 8)
     assert "update the NVIDIA driver" in report.reason
 
 
 def test_a_driver_error_while_reading_is_reported_not_raised():
-    nvml = FakeNVML([("A100", (8, 0))])
+    nvml = FakeGpuNVML([("A100", (8, 0))])
     nvml.nvmlDeviceGetCudaComputeCapability = lambda handle: (_ for _ in ()).throw(FakeNVMLError("GPU lost"))
     report = detect(nvml)
     assert report.needed == "cpu" and "GPU lost" in report.reason and nvml.calls == ["init", "shutdown"]
