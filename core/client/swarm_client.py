@@ -87,9 +87,14 @@ class SwarmClient:
     async def _ping(self, peer_id: str) -> None:
         """Round trip of a cheap rpc_info call, kept as a moving average per peer."""
         self._pinged[peer_id] = time.monotonic()
-        started = time.monotonic()
+        timeout = self.settings["client.ping_timeout"]
         try:
-            await self.server_info(peer_id, self.settings["client.ping_timeout"])
+            if peer_id not in self.stats.known_rtt():
+                # The first call also dials the connection: timed, it would make a new server look far away
+                # next to servers whose round trips are already bounded by real steps, so it never gets tried.
+                await self.server_info(peer_id, timeout)
+            started = time.monotonic()
+            await self.server_info(peer_id, timeout)
         except Exception as error:  # noqa: BLE001 - any failure means "do not route through it if avoidable"
             logger.debug("Ping of %s failed: %s", peer_id, error)
             self.stats.observe_unreachable(peer_id)
