@@ -12,8 +12,9 @@ import torch
 from hivemind.compression import deserialize_torch_tensor, serialize_torch_tensor
 from hivemind.proto import runtime_pb2
 
+from core.dtypes import FLOAT_DTYPES  # noqa: F401 - part of the wire format
+
 MAX_METADATA_BYTES = 64 * 1024
-FLOAT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 class WireError(ValueError):

@@ -1,7 +1,8 @@
 """What one transformer block costs in memory: its weights plus its share of the attention (KV) cache.
 
 Weights are counted from the block itself, built on the meta device from the config (no memory, any
-architecture). For int8 and nf4 the numbers are estimates of what a quantized block would take.
+architecture). For int8 and nf4 each linear layer's weight is counted as bitsandbytes stores it (see
+core/server/quantize.py, which quantizes a real block that way); everything else stays in `dtype`.
 """
 from __future__ import annotations
 
@@ -14,14 +15,13 @@ from transformers import PretrainedConfig
 
 from core.errors import UserFacingError
 from core.models.family import ModelFamily
-from core.wire import FLOAT_DTYPES
+from core.dtypes import FLOAT_DTYPES
 
 logger = logging.getLogger(__name__)
 
 DTYPE_BYTES = {name: float(dtype.itemsize) for name, dtype in FLOAT_DTYPES.items()}
-# Bytes per quantized weight, with the per-group scales (int8: one per row; nf4: fp32 absmax per 64 weights).
-QUANTIZED_BYTES = {"int8": 1.0 + 1 / 256, "nf4": 0.5 + 4 / 64}
-QUANTIZATIONS = ("none", *QUANTIZED_BYTES)
+QUANTIZATIONS = ("none", "int8", "nf4")
+NF4_BLOCKSIZE = 64  # weights per fp32 absmax scale; statistics are not compressed (no double quantization)
 
 
 @dataclass(frozen=True)
@@ -36,16 +36,27 @@ class BlockCost:
 
 def block_cost(family: ModelFamily, config: PretrainedConfig, dtype: str, quantization: str = "none",
                cache_tokens: int = 8192) -> BlockCost:
-    """Memory of one block in `dtype` (activations and cache) with weights quantized as asked."""
+    """Memory of one block in `dtype`: its weights, quantized as asked, and the cache of `cache_tokens` tokens."""
     if dtype not in DTYPE_BYTES or quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown dtype {dtype!r} or quantization {quantization!r}")
     with torch.device("meta"):
         block = family.build_block(config, 0, 0)
-    matrices = sum(p.numel() for p in block.parameters() if p.dim() >= 2)  # what quantization would shrink
-    vectors = sum(p.numel() for p in block.parameters() if p.dim() < 2)  # norms and biases stay in dtype
-    per_weight = QUANTIZED_BYTES.get(quantization, DTYPE_BYTES[dtype])
-    weights = matrices * per_weight + vectors * DTYPE_BYTES[dtype]
-    return BlockCost(int(math.ceil(weights)), cache_tokens * kv_bytes_per_token(config, dtype))
+    linears = [module for module in block.modules() if isinstance(module, torch.nn.Linear)]
+    quantized = {id(linear.weight) for linear in linears} if quantization != "none" else set()
+    weights = sum(quantized_weight_bytes(tuple(p.shape), quantization) if id(p) in quantized
+                  else int(math.ceil(p.numel() * DTYPE_BYTES[dtype])) for p in block.parameters())
+    return BlockCost(weights, cache_tokens * kv_bytes_per_token(config, dtype))
+
+
+def quantized_weight_bytes(shape: tuple[int, ...], quantization: str) -> int:
+    """A linear weight [out, in] as bitsandbytes keeps it: int8 with one fp32 scale per output row (LLM.int8),
+    or nf4 packed two to a byte with one fp32 absmax per NF4_BLOCKSIZE weights and its 16-value fp32 code."""
+    numel = math.prod(shape)
+    if quantization == "int8":
+        return numel + 4 * shape[0]
+    if quantization == "nf4":
+        return (numel + 1) // 2 + 4 * math.ceil(numel / NF4_BLOCKSIZE) + 4 * 16
+    raise ValueError(f"unknown quantization {quantization!r}")
 
 
 def kv_bytes_per_token(config: PretrainedConfig, dtype: str) -> int:

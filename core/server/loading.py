@@ -12,7 +12,7 @@ from core.errors import UserFacingError
 from core.models.family import ModelFamily
 from core.models.source import ModelSource
 from core.server.blocks import BlockSpan
-from core.wire import FLOAT_DTYPES
+from core.dtypes import FLOAT_DTYPES
 
 logger = logging.getLogger(__name__)
 

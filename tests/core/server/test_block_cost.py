@@ -7,7 +7,7 @@ from transformers import LlamaConfig
 
 from core.errors import UserFacingError
 from core.models import family_for
-from core.server.block_cost import BlockCost, block_cost, blocks_that_fit, kv_bytes_per_token
+from core.server.block_cost import BlockCost, block_cost, blocks_that_fit, kv_bytes_per_token, quantized_weight_bytes
 from tests.helpers.tiny_models import TINY_LLAMA
 
 SMOLLM2 = dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
@@ -54,3 +54,11 @@ def test_unknown_dtype_is_refused():
     config = LlamaConfig(**TINY_LLAMA)
     with pytest.raises(ValueError):
         block_cost(family_for(config), config, "float8")
+
+
+def test_quantized_weight_layout():
+    assert quantized_weight_bytes((14336, 4096), "int8") == 14336 * 4096 + 4 * 14336  # one fp32 scale per row
+    assert quantized_weight_bytes((14336, 4096), "nf4") == 14336 * 4096 // 2 + 4 * 14336 * 4096 // 64 + 64
+    assert quantized_weight_bytes((3, 7), "nf4") == 11 + 4 + 64  # odd count rounds up, one partial block
+    with pytest.raises(ValueError):
+        quantized_weight_bytes((4, 4), "fp8")

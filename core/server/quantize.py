@@ -1,0 +1,68 @@
+"""Quantizing a block's linear layers with bitsandbytes (int8 as LLM.int8, or nf4), and measuring what it holds.
+
+Only what core/server/block_cost.py counts is built here: every nn.Linear weight is quantized, norms and
+biases stay in the block's dtype. bitsandbytes quantizes when the weight moves to its device; on CPU it
+uses its own CPU kernels, so the layout can be checked without a GPU.
+"""
+from __future__ import annotations
+
+import torch
+
+from core.errors import UserFacingError
+from core.server.block_cost import NF4_BLOCKSIZE
+
+
+def _bitsandbytes():
+    try:
+        import bitsandbytes
+    except ImportError as error:
+        raise UserFacingError("int8 and nf4 need bitsandbytes: pip install bitsandbytes") from error
+    return bitsandbytes
+
+
+def quantize_linears(module: torch.nn.Module, quantization: str, device: torch.device | str) -> torch.nn.Module:
+    """Replace every nn.Linear in `module` (in place) by its bitsandbytes form, quantized on `device`."""
+    if quantization not in ("int8", "nf4"):
+        raise ValueError(f"unknown quantization {quantization!r}")
+    bnb = _bitsandbytes()
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, torch.nn.Linear):
+                setattr(parent, name, _quantized(bnb, child, quantization))
+    return module.to(device)
+
+
+def _quantized(bnb, linear: torch.nn.Linear, quantization: str) -> torch.nn.Module:
+    has_bias = linear.bias is not None
+    weight = linear.weight.data
+    if quantization == "int8":
+        layer = bnb.nn.Linear8bitLt(linear.in_features, linear.out_features, has_bias, has_fp16_weights=False,
+                                    threshold=0.0, device="meta")
+        layer.weight = bnb.nn.Int8Params(weight.to(torch.float16), requires_grad=False, has_fp16_weights=False)
+    else:
+        layer = bnb.nn.Linear4bit(linear.in_features, linear.out_features, has_bias, compute_dtype=weight.dtype,
+                                  compress_statistics=False, quant_type="nf4", device="meta")
+        layer.weight = bnb.nn.Params4bit(weight, requires_grad=False, blocksize=NF4_BLOCKSIZE,
+                                         compress_statistics=False, quant_type="nf4")
+    if has_bias:
+        layer.bias = torch.nn.Parameter(linear.bias.data, requires_grad=False)
+    return layer
+
+
+def module_bytes(module: torch.nn.Module) -> int:
+    """Bytes of every distinct tensor the module keeps: parameters, buffers and bitsandbytes' scales."""
+    seen: dict[tuple[str, int], int] = {}
+
+    def add(tensor) -> None:
+        if isinstance(tensor, torch.Tensor) and tensor.device.type != "meta":
+            storage = tensor.untyped_storage()
+            seen[(tensor.device.type, storage.data_ptr())] = storage.nbytes()
+
+    for tensor in [*module.parameters(), *module.buffers()]:
+        add(tensor)
+        add(getattr(tensor, "SCB", None))  # int8 row scales
+        state = getattr(tensor, "quant_state", None)  # nf4 absmax (and its lookup code)
+        if state is not None:
+            add(state.absmax)
+            add(state.code)
+    return sum(seen.values())

@@ -1,0 +1,82 @@
+"""A real block quantized by bitsandbytes (on CPU) holds exactly what block_cost estimates, and still computes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import LlamaConfig
+
+from core.errors import UserFacingError
+from core.models import family_for
+from core.server.block_cost import block_cost
+from core.server.quantize import module_bytes, quantize_linears
+
+ROOT = Path(__file__).resolve().parents[3]
+# Odd row counts and a weight count that is not a multiple of the nf4 block size (64): the layout's edges.
+SHAPE = dict(hidden_size=192, intermediate_size=520, num_hidden_layers=2, num_attention_heads=6,
+             num_key_value_heads=2, vocab_size=100)
+# Relative error of a quantized layer's output: nf4 keeps 4 bits, int8 8 bits per weight.
+TOLERANCE = {"int8": 0.02, "nf4": 0.15}
+
+
+def block(config: LlamaConfig) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return family_for(config).build_block(config, 0, 0).to(torch.bfloat16).eval()
+
+
+@pytest.mark.parametrize("quantization", ["int8", "nf4"])
+def test_quantized_block_holds_what_the_estimate_says(quantization):
+    config = LlamaConfig(**SHAPE)
+    original = block(config)
+    quantized = quantize_linears(block(config), quantization, "cpu")
+    assert module_bytes(quantized) == block_cost(family_for(config), config, "bfloat16", quantization, 0).weight_bytes
+    assert module_bytes(quantized) < module_bytes(original) * (0.55 if quantization == "int8" else 0.3)
+
+    inputs = torch.randn(3, SHAPE["hidden_size"], dtype=torch.bfloat16)
+    layers = dict(quantized.named_modules())
+    checked = 0
+    for name, linear in original.named_modules():
+        if not isinstance(linear, torch.nn.Linear):
+            continue
+        layer = layers[name]
+        assert type(layer) is not torch.nn.Linear  # replaced by bitsandbytes' layer
+        assert layer.weight.dtype in (torch.int8, torch.uint8)
+        x = inputs if linear.in_features == SHAPE["hidden_size"] else torch.randn(3, linear.in_features,
+                                                                                   dtype=torch.bfloat16)
+        with torch.no_grad():
+            expected, got = linear(x).float(), layer(x).float()
+        error = ((got - expected).norm() / expected.norm()).item()
+        assert 0 < error < TOLERANCE[quantization], (name, error)
+        checked += 1
+    assert checked == 7  # q, k, v, o, gate, up, down
+
+
+def test_float_block_is_left_as_it_is_and_unknown_kinds_are_refused():
+    config = LlamaConfig(**SHAPE)
+    assert module_bytes(block(config)) == block_cost(family_for(config), config, "bfloat16", "none", 0).weight_bytes
+    with pytest.raises(ValueError, match="fp8"):
+        quantize_linears(block(config), "fp8", "cpu")
+
+
+def test_missing_bitsandbytes_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # makes `import bitsandbytes` fail
+    with pytest.raises(UserFacingError, match="pip install bitsandbytes"):
+        quantize_linears(block(LlamaConfig(**SHAPE)), "nf4", "cpu")
+
+
+def test_block_memory_bench_runs_on_cpu(tmp_path):
+    """The script the GPU check runs, on CPU with a small shape, so it works the day a GPU is lent."""
+    report_file = tmp_path / "report.json"
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "block_memory.py"), "--device", "cpu", "--shape",
+                             "small", "--json", str(report_file)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(report_file.read_text())
+    assert [row["quantization"] for row in report["blocks"]] == ["none", "int8", "nf4"]
+    assert all(row["ratio"] == 1.0 for row in report["blocks"]), report["blocks"]
+    assert report["cache"]["ratio"] == 1.0
+    assert report["sizing"]["blocks_chosen"] == 4 and report["sizing"]["gpu_free_bytes"] == []
+    assert "estimate/real = 1.0000" in result.stdout
