@@ -25,6 +25,8 @@ if [ "${1:-}" = prepare ]; then
 fi
 [ "${1:-}" = run ] || { echo "usage: $0 prepare|run" >&2; exit 2; }
 
+set +e  # each part reports on its own; the exit status says whether any failed
+failed=0
 out="${OUT:-$PWD/gpu-check}"
 mkdir -p "$out"
 site=/tmp/meadow-gpu-site
@@ -38,7 +40,7 @@ python3 -c "import torch, transformers, bitsandbytes; print('torch', torch.__ver
 'transformers', transformers.__version__, 'bitsandbytes', bitsandbytes.__version__)" | tee "$out/versions.txt"
 nvidia-smi --query-gpu=name,memory.total,memory.used,memory.free,driver_version --format=csv | tee "$out/nvidia-smi.csv"
 
-python3 bench/block_memory.py --device cuda --json "$out/block_memory.json" 2>&1 | tee "$out/block_memory.txt"
+python3 bench/block_memory.py --device cuda --json "$out/block_memory.json" 2>&1 | tee "$out/block_memory.txt" || failed=1
 
 python3 - <<'EOF' 2>&1 | tee "$out/nvml.txt"
 import os
@@ -57,3 +59,5 @@ print("NVML bytes used by this process (GiB):", (process_gpu_bytes({os.getpid()}
       "(None or 0 where the container hides pids from NVML)")
 print("graphics-process detector:", GraphicsProcessDetector().detect())
 EOF
+[ "${PIPESTATUS[0]}" = 0 ] || failed=1
+exit $failed
