@@ -32,12 +32,12 @@ from core.config import Settings  # noqa: E402
 from core.dtypes import FLOAT_DTYPES  # noqa: E402
 from core.models import family_for  # noqa: E402
 from core.models.source import ModelSource  # noqa: E402
-from core.server.block_cost import block_cost, kv_bytes_per_token  # noqa: E402
+from core.server.block_cost import block_cost, kv_bytes_per_token, kv_heads_and_dim  # noqa: E402
 from core.server.loading import ModelPlan  # noqa: E402
 from core.server.preallocated_cache import PreallocatedLayer  # noqa: E402
 from core.server.quantize import module_bytes, quantize_linears  # noqa: E402
-from core.server.resources import gpu_free_bytes, usable_bytes  # noqa: E402
-from core.server.sizing import fitting_blocks  # noqa: E402
+from core.server.resources import gpu_free_bytes  # noqa: E402
+from core.server.sizing import fit  # noqa: E402
 
 SHAPES = {
     "llama3-8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
@@ -49,7 +49,8 @@ MIB = 2**20
 
 
 class Memory:
-    """Bytes a device holds now and at its peak: the CUDA allocator's counters, or the tensors we hand it."""
+    """Bytes a device holds since `settle()` and its peak: the CUDA allocator's counters; on CPU, the bytes
+    the caller counted in the tensors it made (CPU has no allocator counters to read)."""
 
     def __init__(self, device: torch.device):
         self.device = device
@@ -62,25 +63,21 @@ class Memory:
         torch.cuda.reset_peak_memory_stats(self.device)
         return torch.cuda.memory_allocated(self.device)
 
-    def held(self, before: int, module_or_bytes: torch.nn.Module | int) -> tuple[int, int | None]:
+    def held(self, before: int, counted: int) -> tuple[int, int | None]:
         """(bytes held since `before`, peak since `before` or None on CPU)."""
         if self.device.type != "cuda":
-            held = module_or_bytes if isinstance(module_or_bytes, int) else module_bytes(module_or_bytes)
-            return held, None
+            return counted, None
         torch.cuda.synchronize(self.device)
         return (torch.cuda.memory_allocated(self.device) - before,
                 torch.cuda.max_memory_allocated(self.device) - before)
 
 
 def sizing(config: LlamaConfig, dtype: str, device: torch.device, settings: Settings) -> dict[str, Any]:
-    family = family_for(config)
-    plan = ModelPlan(ModelSource("bench-shape", Path(".")), config, family, dtype, device)
-    cost = block_cost(family, config, dtype, "none", settings["server.max_length"])
-    usable = usable_bytes(device.type, device.index or 0, settings["server.vram_reserve_gb"],
-                          settings["server.ram_reserve_gb"])
-    return {"gpu_free_bytes": gpu_free_bytes(), "usable_bytes": usable, "block_bytes": cost.total_bytes,
-            "blocks_chosen": fitting_blocks(plan, settings), "blocks_that_would_fit": usable // cost.total_bytes,
-            "num_blocks": plan.num_blocks}
+    plan = ModelPlan(ModelSource("bench-shape", Path(".")), config, family_for(config), dtype, device)
+    chosen = fit(plan, settings)
+    return {"gpu_free_bytes": gpu_free_bytes(), "usable_bytes": chosen.usable_bytes,
+            "block_bytes": chosen.cost.total_bytes, "blocks_chosen": chosen.blocks,
+            "blocks_that_would_fit": chosen.usable_bytes // chosen.cost.total_bytes, "num_blocks": plan.num_blocks}
 
 
 def one_block(config: LlamaConfig, dtype: str, quantization: str, device: torch.device) -> dict[str, Any]:
@@ -92,24 +89,24 @@ def one_block(config: LlamaConfig, dtype: str, quantization: str, device: torch.
     started = time.perf_counter()
     with torch.no_grad():
         block = block.to(device) if quantization == "none" else quantize_linears(block, quantization, device)
-    held, peak = memory.held(before, block)
+    counted = module_bytes(block)
+    held, peak = memory.held(before, counted)
     estimate = block_cost(family, config, dtype, quantization, cache_tokens=0).weight_bytes
     result = {"quantization": quantization, "estimate_bytes": estimate, "real_bytes": held,
-              "peak_bytes": peak, "module_bytes": module_bytes(block), "seconds": time.perf_counter() - started,
+              "peak_bytes": peak, "module_bytes": counted, "seconds": time.perf_counter() - started,
               "ratio": estimate / held}
     del block
     return result
 
 
 def attention_cache(config: LlamaConfig, dtype: str, device: torch.device, tokens: int) -> dict[str, Any]:
-    heads = int(config.num_key_value_heads)
-    head_dim = config.hidden_size // config.num_attention_heads
+    heads, head_dim = kv_heads_and_dim(config)
     memory = Memory(device)
     before = memory.settle()
     layer = PreallocatedLayer(tokens)
     step = torch.zeros(1, heads, 1, head_dim, dtype=FLOAT_DTYPES[dtype], device=device)
     layer.update(step, step.clone())
-    buffers = layer._key_buffer.untyped_storage().nbytes() + layer._value_buffer.untyped_storage().nbytes()
+    buffers = layer.keys.untyped_storage().nbytes() + layer.values.untyped_storage().nbytes()  # views of them
     held, _ = memory.held(before, buffers)
     if device.type == "cuda":
         held -= 2 * step.untyped_storage().nbytes()  # the two one-token inputs, not part of the cache

@@ -12,8 +12,6 @@ import torch
 from hivemind.compression import deserialize_torch_tensor, serialize_torch_tensor
 from hivemind.proto import runtime_pb2
 
-from core.dtypes import FLOAT_DTYPES  # noqa: F401 - part of the wire format
-
 MAX_METADATA_BYTES = 64 * 1024
 
 

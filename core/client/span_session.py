@@ -16,8 +16,9 @@ from hivemind.proto import runtime_pb2
 
 from core.client.failures import classify
 from core.client.routing import RouteSpan
+from core.dtypes import FLOAT_DTYPES
 from core.errors import RemoteCallError
-from core.wire import FLOAT_DTYPES, WireError, decode_metadata, decode_tensor, request
+from core.wire import WireError, decode_metadata, decode_tensor, request
 
 
 class SpanSession:

@@ -59,11 +59,16 @@ def quantized_weight_bytes(shape: tuple[int, ...], quantization: str) -> int:
     raise ValueError(f"unknown quantization {quantization!r}")
 
 
-def kv_bytes_per_token(config: PretrainedConfig, dtype: str) -> int:
-    """Keys plus values of one token in one block."""
+def kv_heads_and_dim(config: PretrainedConfig) -> tuple[int, int]:
+    """Key/value heads of one block's attention and the size of each head."""
     heads = int(config.num_attention_heads)
     kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
-    head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // heads)
+    return kv_heads, int(getattr(config, "head_dim", None) or config.hidden_size // heads)
+
+
+def kv_bytes_per_token(config: PretrainedConfig, dtype: str) -> int:
+    """Keys plus values of one token in one block."""
+    kv_heads, head_dim = kv_heads_and_dim(config)
     return int(2 * kv_heads * head_dim * DTYPE_BYTES[dtype])
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from core.errors import UserFacingError
-from core.server.block_cost import NF4_BLOCKSIZE
+from core.server.block_cost import NF4_BLOCKSIZE, QUANTIZATIONS
 
 
 def _bitsandbytes():
@@ -22,7 +22,7 @@ def _bitsandbytes():
 
 def quantize_linears(module: torch.nn.Module, quantization: str, device: torch.device | str) -> torch.nn.Module:
     """Replace every nn.Linear in `module` (in place) by its bitsandbytes form, quantized on `device`."""
-    if quantization not in ("int8", "nf4"):
+    if quantization == "none" or quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}")
     bnb = _bitsandbytes()
     for parent in list(module.modules()):
