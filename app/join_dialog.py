@@ -5,8 +5,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 from app.api_client import NodeApi
+from app.resources import ERROR_STYLE
 
-ERROR_STYLE = "color: #c92a2a"
 
 
 class JoinDialog(QDialog):

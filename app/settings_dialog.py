@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, Q
                                QWidget)
 
 from app.api_client import NodeApi
+from app.resources import ERROR_STYLE
 from app.setting_editors import SettingEditor
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Meadow settings")
         self.tabs = QTabWidget()
         self.error = QLabel(objectName="error", wordWrap=True)
-        self.error.setStyleSheet("color: #c92a2a")
+        self.error.setStyleSheet(ERROR_STYLE)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.on_save_clicked)
         self.buttons.rejected.connect(self.reject)

@@ -223,8 +223,10 @@ def main(argv: list[str] | None = None) -> None:
     from core.runtime.activate import activate_for_command
 
     argv = activate_for_command(argv)
+    # Idle OpenMP threads must sleep, not spin: a swarm pipelines several processes on the same cores, and
+    # a stage that just finished would otherwise burn the CPU the next stage needs (set before torch loads).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if argv == ["--self-test"]:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from core.node.self_test import run_self_test
 
         sys.exit(run_self_test())
@@ -232,9 +234,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "app":
         # The GUI is loaded by module name, so core never imports Qt; the app sets up its own logging.
         sys.exit(importlib.import_module("app.main").run(args))
-    # Idle OpenMP threads must sleep, not spin: a swarm pipelines several processes on the same cores, and
-    # a stage that just finished would otherwise burn the CPU the next stage needs (set before torch loads).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         _run(args)
     except UserFacingError as error:

@@ -169,6 +169,7 @@ SCHEMA: tuple[Setting, ...] = (
 )
 
 _BY_KEY = {setting.key: setting for setting in SCHEMA}
+_DEFAULTS = {setting.key: setting.default for setting in SCHEMA}
 
 
 def settings_path() -> Path:
@@ -184,8 +185,7 @@ class Settings:
     @classmethod
     def load(cls, overrides: list[str] | None = None, path: Path | None = None) -> Settings:
         """Defaults, then the settings file, then `KEY=VALUE` overrides; raises SettingsError on bad input."""
-        values = {setting.key: setting.default for setting in SCHEMA}
-        values.update(_read_file(path or settings_path()))
+        values = {**_DEFAULTS, **_read_file(path or settings_path())}
         for item in overrides or []:
             key, separator, raw = item.partition("=")
             if not separator:
@@ -233,13 +233,7 @@ def update_settings_file(changes: dict[str, Any], path: Path | None = None) -> d
     bad value or an unreadable file; the file is then left as it was."""
     path = path or settings_path()
     parsed = {key: lookup(key).parse(value) for key, value in changes.items()}
-    stored = _read_file(path)
-    for key, value in parsed.items():
-        if value == _BY_KEY[key].default:
-            stored.pop(key, None)
-        else:
-            stored[key] = value
-    write_atomically(path, json.dumps(stored, indent=2, sort_keys=True).encode())
+    Settings({**_DEFAULTS, **_read_file(path), **parsed}).save(path)
     return parsed
 
 

@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 _PR_SET_PDEATHSIG = 1
-_FORKER: ThreadPoolExecutor | None = None  # the one long-lived thread that forks children off the main thread
-_FORKER_LOCK = threading.Lock()
+# The one long-lived thread that forks children off the main thread (started by its first submit).
+_FORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meadow-forker")
 
 
 def child_command(*args: str) -> list[str]:
@@ -62,7 +62,7 @@ def spawn(
     # PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process: a child forked
     # by a worker or timer thread would be killed when that thread exits. Fork from the main thread or from
     # one thread that lives as long as this process.
-    process = popen() if threading.current_thread() is threading.main_thread() else _forker().submit(popen).result()
+    process = popen() if threading.current_thread() is threading.main_thread() else _FORKER.submit(popen).result()
     if stdin_text is not None and process.stdin is not None:
         try:
             with process.stdin:  # a pipe buffer holds a line; the child reads it when it starts
@@ -70,14 +70,6 @@ def spawn(
         except BrokenPipeError:
             pass  # the child already exited; its own error tells why
     return process
-
-
-def _forker() -> ThreadPoolExecutor:
-    global _FORKER
-    with _FORKER_LOCK:
-        if _FORKER is None:
-            _FORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meadow-forker")
-        return _FORKER
 
 
 def stop_group(process: subprocess.Popen, timeout: float = 10.0) -> int | None:

@@ -9,10 +9,10 @@ from collections.abc import Mapping, Sequence
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from app.resources import ERROR_STYLE
 from app.runtime.child import JsonLineChild
 from app.units import format_bytes
 
-ERROR_STYLE = "color: #c92a2a"
 EVENTS = ("resolved", "downloading", "installed", "torch_checked", "activated", "error")
 BAR_STEPS = 1000  # QProgressBar counts in int32; a CUDA wheel has more bytes than that
 
@@ -23,7 +23,6 @@ class CudaInstallDialog(QDialog):
     def __init__(self, variant: str, env: Mapping[str, str] | None = None, index_url: str | None = None,
                  overrides: Sequence[str] = (), parent: QWidget | None = None):
         super().__init__(parent)
-        self.variant = variant
         self.outcome = "running"  # then activated, error, cancelled or failed
         self.files: list[str] = []
         args = ["runtime", "install-cuda", "--variant", variant, *(["--index-url", index_url] if index_url else [])]

@@ -89,8 +89,7 @@ def bundled_torch_version() -> str | None:
     """The public version of the torch that ships with this program (read before activation)."""
     import importlib.metadata
 
-    root = layout.runtime_root().resolve()
-    search = [entry for entry in sys.path if not (entry and Path(entry).resolve().is_relative_to(root))]
+    search = layout.search_path_without(layout.runtime_root())
     found = next(iter(importlib.metadata.distributions(name="torch", path=search)), None)
     return found.version.split("+")[0] if found is not None else None
 

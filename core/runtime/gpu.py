@@ -19,7 +19,6 @@ class GpuReport:
     """What NVML says about this machine and the torch build that fits it (`variant` None: CPU torch)."""
 
     gpus: list[str] = field(default_factory=list)
-    capabilities: list[tuple[int, int]] = field(default_factory=list)
     driver_cuda: tuple[int, int] | None = None
     variant: CudaVariant | None = None
     reason: str = ""
@@ -57,7 +56,7 @@ def _report(nvml: Any, handles: list[Any]) -> GpuReport:
                   "Meadow can fetch; update the NVIDIA driver (CPU torch works meanwhile)")
     else:
         reason = f"the driver supports CUDA {format_cuda(driver_cuda)}; the newest fitting build is {variant.name}"
-    return GpuReport(names, capabilities, driver_cuda, variant, reason)  # type: ignore[arg-type]
+    return GpuReport(names, driver_cuda, variant, reason)  # type: ignore[arg-type]
 
 
 def _driver_cuda(nvml: Any) -> tuple[int, int]:

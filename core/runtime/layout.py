@@ -32,13 +32,30 @@ def python_tag() -> str:
     return f"cp{sys.version_info.major}{sys.version_info.minor}"
 
 
-def read_manifest(variant: str) -> dict | None:
-    """The manifest of an installed variant, or None if it is not (completely) installed."""
+def search_path_without(root: Path) -> list[str]:
+    """sys.path without the entries inside `root`: where the program finds its own (bundled) packages."""
+    root = root.resolve()
+
+    def inside(entry: str) -> bool:
+        try:
+            return bool(entry) and Path(entry).resolve().is_relative_to(root)
+        except OSError:
+            return False
+
+    return [entry for entry in sys.path if not inside(entry)]
+
+
+def _read_json_dict(path: Path) -> dict | None:
     try:
-        data = json.loads((variant_dir(variant) / MANIFEST).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def read_manifest(variant: str) -> dict | None:
+    """The manifest of an installed variant, or None if it is not (completely) installed."""
+    return _read_json_dict(variant_dir(variant) / MANIFEST)
 
 
 def installed_variants() -> list[str]:
@@ -62,11 +79,7 @@ def write_active(variant: str) -> None:
 
 def read_failure() -> dict | None:
     """{"variant": ..., "error": ...} when a build failed to import at a start, else None."""
-    try:
-        data = json.loads((runtime_root() / "failed.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return _read_json_dict(runtime_root() / "failed.json")
 
 
 def write_failure(variant: str, error: str) -> None:

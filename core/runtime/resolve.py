@@ -19,6 +19,7 @@ from packaging.utils import canonicalize_name
 
 from core.errors import UserFacingError
 from core.runtime.index import project_files
+from core.runtime.layout import search_path_without
 from core.runtime.wheels import Wheel, best_wheel, requirements_of
 
 logger = logging.getLogger(__name__)
@@ -80,15 +81,9 @@ def _check_consistent(wheel: Wheel, requirement: Requirement, wanted_by: str) ->
 
 def is_present(project: str, runtime_root: Path) -> bool:
     """Whether the running program can import this project without a runtime dir (see the module rule)."""
-    search = [entry for entry in sys.path if not _inside(entry, runtime_root)]
+    search = search_path_without(runtime_root)
     if next(iter(importlib.metadata.distributions(name=project, path=search)), None) is not None:
         return True
     module = canonicalize_name(project).replace("-", "_")
     return importlib.machinery.PathFinder.find_spec(module, search) is not None
 
-
-def _inside(entry: str, root: Path) -> bool:
-    try:
-        return bool(entry) and Path(entry).resolve().is_relative_to(root.resolve())
-    except OSError:
-        return False

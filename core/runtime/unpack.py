@@ -9,12 +9,11 @@ from pathlib import Path, PurePosixPath
 from core.errors import UserFacingError
 
 
-def unpack_wheel(wheel: Path, site: Path) -> int:
-    """Unpack into `site`, keeping executable bits (triton ships ptxas); returns the number of files written.
+def unpack_wheel(wheel: Path, site: Path) -> None:
+    """Unpack into `site`, keeping executable bits (triton ships ptxas).
 
     `<name>.data/purelib|platlib/` go to the site root; scripts, headers and data have no use in a bundle.
     """
-    written = 0
     try:
         with zipfile.ZipFile(wheel) as archive:
             for member in archive.infolist():
@@ -28,10 +27,8 @@ def unpack_wheel(wheel: Path, site: Path) -> int:
                 mode = (member.external_attr >> 16) & 0o777
                 if mode & 0o111:
                     os.chmod(target, 0o755)
-                written += 1
     except (zipfile.BadZipFile, OSError) as error:
         raise UserFacingError(f"Cannot unpack {wheel.name}: {error}. Check free disk space, then try again.") from None
-    return written
 
 
 def _site_path(name: str, wheel_name: str) -> PurePosixPath | None:
