@@ -11,12 +11,12 @@ import sys
 from PySide6.QtCore import QObject, QTimer
 
 from app.api_client import NodeApi
+from core.pause.app_snapshot import AppSnapshot
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "windows-app"
 INTERVAL_MS = 5_000
-TTL_S = 30  # a snapshot outlives a few missed posts, but not a crashed app
 
 
 def platform_detectors() -> list:
@@ -48,8 +48,6 @@ class PauseReporter(QObject):
         signals = [signal for signal in (detector.detect() for detector in self.detectors) if signal.available]
         if not signals or not self.api.connected:
             return
-        body = {"source": SOURCE, "ttl_s": TTL_S, "signals": [
-            {"detector": signal.detector, "active": signal.active, "reason": signal.reason,
-             "kind": signal.kind.value, "subject": signal.subject} for signal in signals]}
-        call = self.api.post("/api/pause/signals", body)
+        snapshot = AppSnapshot(SOURCE, tuple(signals))  # its default ttl outlives a few missed posts, not a crash
+        call = self.api.post("/api/pause/signals", snapshot.to_json())
         call.failed.connect(lambda message: logger.warning("Could not post pause signals: %s", message))

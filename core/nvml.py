@@ -5,12 +5,9 @@ that is the one seam to fake. Server sizing, auto-pause and the node's status al
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-logger = logging.getLogger(__name__)
 
 
 class NvmlUnavailable(Exception):

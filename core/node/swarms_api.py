@@ -13,7 +13,8 @@ from starlette.routing import Route
 
 from core.errors import UserFacingError
 from core.node.api_errors import ApiError, parse_body, parse_json
-from core.swarm.private import create_invite, join_swarm, leave_swarm, list_swarms
+from core.swarm.private import (DEFAULT_INVITE_SECONDS, MAX_INVITE_SECONDS, create_invite, join_swarm, leave_swarm,
+                                list_swarms)
 
 
 class JoinRequest(BaseModel):
@@ -30,7 +31,7 @@ class InviteRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     swarm: str | None = Field(None, min_length=1, max_length=64)
     initial_peers: list[str] | None = Field(None, max_length=32)
-    expires_in_s: float = Field(7 * 24 * 3600, gt=0, le=366 * 24 * 3600)
+    expires_in_s: float = Field(DEFAULT_INVITE_SECONDS, gt=0, le=MAX_INVITE_SECONDS)
 
 
 class SwarmsApi:

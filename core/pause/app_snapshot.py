@@ -44,6 +44,12 @@ class AppSnapshot:
         signals = tuple(_signal(item, index) for index, item in enumerate(raw_signals))
         return cls(source, signals, float(ttl_s))
 
+    def to_json(self) -> dict[str, Any]:
+        """The body `from_json` reads: what the app posts."""
+        return {"source": self.source, "ttl_s": self.ttl_s, "signals": [
+            {"detector": signal.detector, "active": signal.active, "reason": signal.reason,
+             "kind": signal.kind.value, "subject": signal.subject} for signal in self.signals]}
+
 
 def _signal(item: Any, index: int) -> Signal:
     where = f"signals[{index}]"

@@ -69,7 +69,6 @@ class Transition:
 
     previous: Decision
     current: Decision
-    at: float
 
     @property
     def serving_changed(self) -> bool:

@@ -57,7 +57,7 @@ def build_monitor(settings: Settings, on_transition: TransitionCallback | None =
     """A PauseMonitor (not started) wired from settings; the node calls `start()` and `stop()`."""
     state_machine = PauseStateMachine(settings["pause.resume_after_s"], settings["pause.enabled"], donating, clock)
     detectors = build_detectors(settings, own_pids, nvml, device_index=device_index)
-    return PauseMonitor(detectors, state_machine, on_transition, settings["pause.poll_seconds"], clock)
+    return PauseMonitor(detectors, state_machine, on_transition, settings["pause.poll_seconds"])
 
 
 def apply_settings(monitor: PauseMonitor, settings: Settings, own_pids: OwnProcesses = own_process_tree,

@@ -4,12 +4,9 @@ Read with jeepney (pure Python); no session bus or no GameMode service means ina
 """
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from core.pause.signals import Signal
-
-logger = logging.getLogger(__name__)
 
 BUS_NAME = "com.feralinteractive.GameMode"
 OBJECT_PATH = "/com/feralinteractive/GameMode"

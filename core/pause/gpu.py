@@ -7,7 +7,6 @@ program using at least `busy_percent` of the GPU counts.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection
 from typing import Any
 
@@ -18,8 +17,6 @@ from core.pause.own_processes import OwnProcesses, own_process_tree
 from core.pause.processes import ProcessView, display_name, normalized_program_name, program_names
 from core.pause.signals import Signal, SignalKind
 from core.server.resources import GIB, gpu_free_bytes
-
-logger = logging.getLogger(__name__)
 
 DESKTOP_PROGRAMS = frozenset(normalized_program_name(name) for name in (
     "Xorg", "X", "Xwayland", "gnome-shell", "mutter", "kwin_x11", "kwin_wayland", "plasmashell", "xfwm4", "picom",
@@ -46,8 +43,9 @@ class GraphicsProcessDetector:
     def detect(self) -> Signal:
         try:
             with nvml_devices(self.nvml) as (nvml, handles):
+                ours = set(self.own_pids())
                 names = sorted({name for index, handle in enumerate(handles)
-                                for name in self._busy_programs(nvml, index, handle)})
+                                for name in self._busy_programs(nvml, index, handle, ours)})
         except NvmlUnavailable as error:
             return Signal.unavailable(self.name, str(error))
         if not names:
@@ -55,8 +53,7 @@ class GraphicsProcessDetector:
         return Signal(self.name, True, f"{', '.join(names)} is using the GPU for graphics", SignalKind.GAME,
                       subject=",".join(names))
 
-    def _busy_programs(self, nvml: Any, index: int, handle: Any) -> list[str]:
-        ours = set(self.own_pids())
+    def _busy_programs(self, nvml: Any, index: int, handle: Any, ours: set[int]) -> list[str]:
         try:
             pids = {process.pid for process in nvml.nvmlDeviceGetGraphicsRunningProcesses(handle)} - ours
         except getattr(nvml, "NVMLError", Exception) as error:  # e.g. not supported by this GPU or driver

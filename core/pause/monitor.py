@@ -29,13 +29,12 @@ class PauseMonitor:
     """Background polling of `detectors` into `state_machine`; `on_transition` hears every change."""
 
     def __init__(self, detectors: Sequence[Detector], state_machine: PauseStateMachine,
-                 on_transition: TransitionCallback | None = None, poll_seconds: float = 2.0,
-                 clock: Callable[[], float] | None = None):
+                 on_transition: TransitionCallback | None = None, poll_seconds: float = 2.0):
         self.state_machine = state_machine
         self.on_transition = on_transition
         self.poll_seconds = poll_seconds
-        self._clock = clock or state_machine.clock
         self._detectors = list(detectors)
+        self._retired: list[Detector] = []  # replaced, to be closed by the next poll
         self._lock = threading.RLock()
         self._latest: dict[str, Signal] = {}
         self._app_snapshots: dict[str, tuple[AppSnapshot, float]] = {}  # source -> (snapshot, expires at)
@@ -59,11 +58,13 @@ class PauseMonitor:
     def signals(self) -> list[Signal]:
         """Every detector's latest signal plus the app's live ones (for the status API and the dashboard)."""
         with self._lock:
-            return list(self._latest.values()) + self._live_app_signals()
+            return self._all_signals()
 
     def set_detectors(self, detectors: Sequence[Detector]) -> None:
-        """Replace the detectors (after a settings change); takes effect at the next poll."""
+        """Replace the detectors (after a settings change); takes effect at the next poll, which also closes
+        the replaced ones that hold a connection (those with `close`)."""
         with self._lock:
+            self._retired += [detector for detector in self._detectors if detector not in detectors]
             self._detectors = list(detectors)
             self._latest = {}
 
@@ -88,6 +89,8 @@ class PauseMonitor:
         """Ask every detector once (or none while auto-pause is off) and feed the state machine."""
         with self._lock:
             detectors = list(self._detectors) if self.state_machine.auto_pause else []
+            retired, self._retired = self._retired, []
+        _close(retired)  # here, on the polling thread, so that no check of theirs is still running
         fresh = {detector.name: self._check(detector) for detector in detectors}
         with self._lock:
             self._latest = fresh
@@ -96,7 +99,7 @@ class PauseMonitor:
     def post_app_snapshot(self, snapshot: AppSnapshot) -> Transition | None:
         """Take the app's signals (replacing that source's previous ones) and re-decide at once: pause fast."""
         with self._lock:
-            self._app_snapshots[snapshot.source] = (snapshot, self._clock() + snapshot.ttl_s)
+            self._app_snapshots[snapshot.source] = (snapshot, self.state_machine.clock() + snapshot.ttl_s)
             return self._deliver(self.state_machine.observe(self._all_signals()))
 
     def pause(self, minutes: float | None = None) -> Transition | None:
@@ -145,7 +148,7 @@ class PauseMonitor:
         return list(self._latest.values()) + self._live_app_signals()
 
     def _live_app_signals(self) -> list[Signal]:
-        now = self._clock()
+        now = self.state_machine.clock()
         self._app_snapshots = {source: entry for source, entry in self._app_snapshots.items() if entry[1] > now}
         # Prefix with the source so that an app's detector never shares an identity with a local one.
         return [dataclasses.replace(signal, detector=f"{snapshot.source}:{signal.detector}")
@@ -158,3 +161,13 @@ class PauseMonitor:
             except Exception:
                 logger.exception("Pause transition callback failed for %s", transition.current.state.value)
         return transition
+
+
+def _close(detectors: Sequence[Detector]) -> None:
+    for detector in detectors:
+        close = getattr(detector, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # a replaced detector failing to close must not stop the monitoring
+                logger.exception("Closing pause detector %s failed", detector.name)

@@ -1,7 +1,6 @@
 """Process-list detectors: Steam games and the user's `pause.exclusive_apps` (psutil, any OS)."""
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -9,8 +8,6 @@ import psutil
 
 from core.pause.own_processes import OwnProcesses, own_process_tree
 from core.pause.signals import Signal, SignalKind
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -20,6 +17,7 @@ class ProcessView:
     pid: int
     exe: str
     argv: tuple[str, ...]
+    started: float = 0.0  # create time: with pid, exe and argv it tells one program run from any other
 
 
 def base_name(path: str) -> str:
@@ -36,11 +34,12 @@ def normalized_program_name(name: str) -> str:
 def running_processes(own_pids: OwnProcesses = own_process_tree) -> Iterator[ProcessView]:
     """Every process but ours, with its executable path and argv (never the 15-character comm name)."""
     ours = set(own_pids())
-    for process in psutil.process_iter(["exe", "cmdline"]):
+    for process in psutil.process_iter(["exe", "cmdline", "create_time"]):
         if process.pid in ours:
             continue
         info = process.info
-        yield ProcessView(process.pid, info.get("exe") or "", tuple(info.get("cmdline") or ()))
+        yield ProcessView(process.pid, info.get("exe") or "", tuple(info.get("cmdline") or ()),
+                          info.get("create_time") or 0.0)
 
 
 def program_names(process: ProcessView) -> set[str]:

@@ -109,7 +109,7 @@ class PauseStateMachine:
             return None
         logger.info("Serving decision: %s (%s) -> %s (%s)", previous.state.value, previous.reason or "-",
                     current.state.value, current.reason or "-")
-        return Transition(previous, current, now)
+        return Transition(previous, current)
 
     def _decide(self, now: float) -> Decision:
         if not self._donating:

@@ -2,15 +2,11 @@
 argv, Proton's Windows paths included) or carrying Steam's SteamGameId/SteamAppId variables."""
 from __future__ import annotations
 
-import logging
-
 import psutil
 
 from core.pause.own_processes import OwnProcesses, own_process_tree
 from core.pause.processes import ProcessView, base_name, normalized_program_name, program_names, running_processes
 from core.pause.signals import Signal, SignalKind
-
-logger = logging.getLogger(__name__)
 
 # Steam's own client processes run from the Steam folder and may carry its variables; they are not games.
 _STEAM_CLIENT_NAMES = frozenset({"steam", "steamwebhelper", "steam.sh", "steamservice", "steamerrorreporter"})
@@ -56,17 +52,20 @@ class SteamGameDetector:
     def __init__(self, own_pids: OwnProcesses = own_process_tree, read_environment: bool = True):
         self.own_pids = own_pids
         self.read_environment = read_environment
+        # A process's environment is fixed at exec, so each program run is read once, not every poll.
+        self._app_ids: dict[ProcessView, str | None] = {}
 
     def detect(self) -> Signal:
         games: set[str] = set()
         app_ids: set[str] = set()
+        known, self._app_ids = self._app_ids, {}
         for process in running_processes(self.own_pids):
             if program_names(process) & _STEAM_CLIENT_NAMES:
                 continue
             game = library_game(process)
             if game is not None:
                 games.add(game)
-            elif self.read_environment and (app_id := steam_app_id(process.pid)) is not None:
+            elif self.read_environment and (app_id := self._app_id(process, known)) is not None:
                 app_ids.add(app_id)
         if games:
             names = sorted(games, key=normalized_program_name)
@@ -75,3 +74,8 @@ class SteamGameDetector:
             ids = sorted(app_ids)
             return Signal(self.name, True, f"Steam game (app {', '.join(ids)})", SignalKind.GAME, subject=",".join(ids))
         return Signal.clear(self.name)
+
+    def _app_id(self, process: ProcessView, known: dict[ProcessView, str | None]) -> str | None:
+        app_id = known[process] if process in known else steam_app_id(process.pid)
+        self._app_ids[process] = app_id  # only processes still running stay remembered
+        return app_id

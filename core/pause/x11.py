@@ -6,11 +6,8 @@ connect again on a later check, since the node may start before the desktop sess
 """
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
-
-logger = logging.getLogger(__name__)
 
 
 class XConnection:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import base58
 import msgpack
 from hivemind.utils.multiaddr import Multiaddr
 
@@ -20,7 +21,7 @@ from core.errors import UserFacingError
 
 PREFIX = "meadow"
 VERSION = 1
-_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_ALPHABET = base58.BITCOIN_ALPHABET.decode()
 _CHECKSUM_BYTES = 4
 _MAX_TOKEN_CHARS = 8192
 _RETYPE = "Copy the whole token again, or ask the member who sent it for a new one."
@@ -51,7 +52,7 @@ def encode_invite(invite: Invite) -> str:
     """The token text for `invite`; raises InviteError for an address that is not a full multiaddr."""
     addresses = [_maddr_bytes(address) for address in invite.initial_peers]
     body = msgpack.packb([invite.name, invite.namespace, invite.secret, addresses, int(invite.expires_at)])
-    return f"{PREFIX}{VERSION}{_base58_encode(body + _checksum(body))}"
+    return f"{PREFIX}{VERSION}{base58.b58encode(body + _checksum(body)).decode()}"
 
 
 def decode_invite(token: str, now: float | None = None) -> Invite:
@@ -69,7 +70,7 @@ def decode_invite(token: str, now: float | None = None) -> Invite:
     if bad:
         raise InviteError(f"This invite token contains characters a token never has ({''.join(bad)!r}): "
                           f"it was mistyped or changed. {_RETYPE}")
-    raw = _base58_decode(payload)
+    raw = base58.b58decode(payload)
     body, checksum = raw[:-_CHECKSUM_BYTES], raw[-_CHECKSUM_BYTES:]
     if len(raw) <= _CHECKSUM_BYTES or _checksum(body) != checksum:
         raise InviteError(f"This invite token is damaged or cut off (its checksum does not match). {_RETYPE}")
@@ -114,20 +115,3 @@ def _maddr_text(raw: object) -> str:
 
 def _checksum(body: bytes) -> bytes:
     return hashlib.sha256(f"{PREFIX}{VERSION}".encode() + body).digest()[:_CHECKSUM_BYTES]
-
-
-def _base58_encode(data: bytes) -> str:
-    number, digits = int.from_bytes(data, "big"), []
-    while number:
-        number, digit = divmod(number, 58)
-        digits.append(_ALPHABET[digit])
-    zeros = len(data) - len(data.lstrip(b"\0"))  # leading zero bytes would vanish in the integer
-    return "1" * zeros + "".join(reversed(digits))
-
-
-def _base58_decode(text: str) -> bytes:
-    number = 0
-    for char in text:
-        number = number * 58 + _ALPHABET.index(char)
-    zeros = len(text) - len(text.lstrip("1"))
-    return b"\0" * zeros + number.to_bytes((number.bit_length() + 7) // 8, "big")

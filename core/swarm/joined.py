@@ -52,10 +52,11 @@ def load_joined() -> list[JoinedSwarm]:
 
 def find_joined(name: str) -> JoinedSwarm:
     """The joined swarm called `name`, or an error that says how to join one."""
-    for swarm in load_joined():
+    swarms = load_joined()
+    for swarm in swarms:
         if swarm.name == name:
             return swarm
-    known = ", ".join(swarm.name for swarm in load_joined()) or "none"
+    known = ", ".join(swarm.name for swarm in swarms) or "none"
     raise UserFacingError(f"No joined swarm is called {name!r} (joined: {known}). Join one with "
                           "`meadow swarm join TOKEN`, or create one with `meadow swarm create NAME`.")
 

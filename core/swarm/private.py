@@ -6,6 +6,7 @@ Every check that can fail runs before anything is stored, so a failed join leave
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from core.swarm.secrets import KeyringSecrets, SecretStore, encode_secret
 
 SECRET_BYTES = 32
 DEFAULT_INVITE_SECONDS = 7 * 24 * 3600.0
+MAX_INVITE_SECONDS = 366 * 24 * 3600.0
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -40,7 +42,7 @@ def create_invite(name: str, initial_peers: Sequence[str] = (), expires_in: floa
 
     Given addresses are also remembered as the swarm's bootstrap peers, so that `--swarm NAME` alone works.
     """
-    if not 0 < expires_in <= 366 * 24 * 3600:
+    if not 0 < expires_in <= MAX_INVITE_SECONDS:
         raise UserFacingError("An invite must expire within a year (for example --expires 7d)")
     swarm = find_joined(name)
     peers = tuple(initial_peers) or swarm.initial_peers
@@ -51,7 +53,7 @@ def create_invite(name: str, initial_peers: Sequence[str] = (), expires_in: floa
     secret = (secrets or KeyringSecrets()).get(swarm.namespace, name)
     token = encode_invite(make_invite(swarm.name, swarm.namespace, secret, peers, expires_in))
     if initial_peers and tuple(initial_peers) != swarm.initial_peers:
-        save_joined(JoinedSwarm(swarm.name, swarm.namespace, peers, swarm.expires_at, swarm.created_here, swarm.extra))
+        save_joined(dataclasses.replace(swarm, initial_peers=peers))
     return token
 
 

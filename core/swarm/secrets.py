@@ -9,7 +9,6 @@ unlike its display name). Secrets are never logged.
 from __future__ import annotations
 
 import base64
-import logging
 import os
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -17,8 +16,6 @@ if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
 from core.errors import UserFacingError
-
-logger = logging.getLogger(__name__)
 
 SERVICE = "meadow"
 _OS_BACKENDS = ("keyring.backends.SecretService", "keyring.backends.libsecret", "keyring.backends.macOS",

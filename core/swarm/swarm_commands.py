@@ -8,7 +8,8 @@ import time
 
 from core.errors import UserFacingError
 from core.swarm import private
-from core.swarm.joined import JoinedSwarm, find_joined
+from core.swarm.invite import decode_invite
+from core.swarm.joined import JoinedSwarm
 from core.swarm.reachability import address_scope
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -55,11 +56,11 @@ def _token(argument: str) -> str:
 
 def _invite(args: argparse.Namespace) -> None:
     token = private.create_invite(args.swarm, args.initial_peers, parse_duration(args.expires))
-    peers = find_joined(args.swarm).initial_peers  # create_invite stored any given ones
-    if all(address_scope(peer) == "loopback" for peer in peers):
+    invite = decode_invite(token, now=0.0)  # what the token holds; now=0: a seconds-short one may have run out
+    if all(address_scope(peer) == "loopback" for peer in invite.initial_peers):
         print("note: every address in this invite is a loopback address, usable only on this machine",
               file=sys.stderr)
-    expires = time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() + parse_duration(args.expires)))
+    expires = time.strftime("%Y-%m-%d %H:%M", time.localtime(invite.expires_at))
     print(f"Invite to private swarm {args.swarm!r}, valid until {expires}. Anyone holding it can join: "
           "share it privately. Join with `meadow swarm join TOKEN`.")
     print(token, flush=True)  # last line: scripts take it from there

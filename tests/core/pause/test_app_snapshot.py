@@ -1,10 +1,12 @@
 """Snapshots the app posts to `POST /api/pause/signals`: valid JSON becomes signals, bad JSON a clear error."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from core.pause.app_snapshot import AppSnapshot
-from core.pause.signals import SignalKind
+from core.pause.signals import Signal, SignalKind
 
 VALID = {"source": "windows-app", "ttl_s": 20,
          "signals": [{"detector": "windows_fullscreen", "active": True, "reason": "a fullscreen Direct3D game",
@@ -23,6 +25,12 @@ def test_a_valid_snapshot():
 def test_defaults():
     snapshot = AppSnapshot.from_json({"source": "app", "signals": []})
     assert snapshot.ttl_s == 30 and snapshot.signals == ()
+
+
+def test_to_json_reads_back_as_the_same_snapshot():
+    snapshot = AppSnapshot("app", (Signal("windows_fullscreen", True, "a game", subject="quns-3"),
+                                   Signal.clear("battery", SignalKind.BATTERY)), 12.0)
+    assert AppSnapshot.from_json(json.loads(json.dumps(snapshot.to_json()))) == snapshot
 
 
 @pytest.mark.parametrize("body, message", [

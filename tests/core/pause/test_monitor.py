@@ -130,6 +130,22 @@ def test_auto_pause_off_runs_no_detector():
     assert game.calls == 0 and monitor.decision.serving
 
 
+class ClosableDetector(ScriptedDetector):
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_replaced_detectors_are_closed_by_the_next_poll():
+    old, kept = ClosableDetector("gamemode"), ClosableDetector("steam")
+    monitor, _, _ = monitor_with(old, kept)
+    monitor.set_detectors([kept, ScriptedDetector("vram")])
+    assert not old.closed
+    monitor.poll_once()
+    assert old.closed and not kept.closed and old.calls == 0
+
+
 def test_a_failing_callback_is_logged_and_the_monitor_goes_on(caplog):
     def explode(transition: Transition) -> None:
         raise RuntimeError("node bug")
