@@ -34,12 +34,12 @@ from core.client import AutoDistributedModelForCausalLM  # noqa: E402
 from core.config import Settings  # noqa: E402
 from tests.helpers.processes import MeadowProcess, kill_leftovers  # noqa: E402
 from tests.helpers.tiny_models import save_tiny_llama  # noqa: E402
+from tests.integration.conftest import PROMPT, start_servers  # noqa: E402
 
 RUNS = 20
 NEW_TOKENS = 64
 SEED = 1234
 PHASES = {"one-hop": [(0, 6), (0, 6), (0, 3), (3, 6)], "two-hop": [(0, 3), (3, 6), (0, 3), (3, 6)]}
-PROMPT = torch.tensor([[1, 11, 23, 57, 101, 7]])
 
 
 class KillAt(BaseStreamer):
@@ -67,12 +67,6 @@ class KillAt(BaseStreamer):
         steps = [b - a for a, b in zip(self.times, self.times[1:])]
         after_kill = steps[self.at - 1]
         return after_kill - statistics.median(steps[:self.at - 1] + steps[self.at:])
-
-
-def start_server(model_dir: Path, span: tuple[int, int], bootstrap: MeadowProcess, namespace: str) -> MeadowProcess:
-    return MeadowProcess.start(["serve", "--model", str(model_dir), "--blocks", f"{span[0]}:{span[1]}",
-                                "--initial-peers", *bootstrap.multiaddrs, "--set", f"swarm.namespace={namespace}",
-                                "--set", "server.throughput=1"], ready_timeout=180)
 
 
 def one_run(model, servers: dict[str, tuple[MeadowProcess, tuple[int, int]]], rng: random.Random,
@@ -121,8 +115,7 @@ def run_phase(phase: str, runs: int, folder: Path, bootstrap: MeadowProcess,
     servers: dict[str, tuple[MeadowProcess, tuple[int, int]]] = {}
     model = None
     try:
-        for span in spans:
-            process = start_server(folder, span, bootstrap, namespace)
+        for process, span in zip(start_servers(str(folder), spans, namespace, bootstrap.multiaddrs), spans):
             servers[process.peer_id] = (process, span)
         settings = Settings.load([f"swarm.namespace={namespace}", "client.route_timeout=30",
                                   "client.request_timeout=20"])
@@ -151,7 +144,7 @@ def run_all(phase: str, runs: int, model, servers: dict, spans: list[tuple[int, 
             print(f"{phase} run {run + 1}: exact={exact} stall={stall:.3f}s killed {span[0]}:{span[1]}", flush=True)
             results.append((exact, stall))
         if span is not None:
-            server = start_server(folder, span, bootstrap, namespace)  # keep enough replicas for the next run
+            (server,) = start_servers(str(folder), [span], namespace, bootstrap.multiaddrs)  # replicas for the next run
             servers[server.peer_id] = (server, span)
     return results
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from core.errors import RemoteCallError
+from core.server.admission import BUSY, DRAINING
 
 
 class ServerBusyError(RemoteCallError):
@@ -17,9 +18,9 @@ def classify(peer_id: str, error: BaseException) -> RemoteCallError:
     if isinstance(error, RemoteCallError):
         return error
     text = str(error)
-    if "busy:" in text:
+    if BUSY in text:
         return ServerBusyError(f"server {peer_id} is busy ({text})")
-    if "draining:" in text:
+    if DRAINING in text:
         return ServerLeavingError(f"server {peer_id} is shutting down ({text})")
     if isinstance(error, StopAsyncIteration):
         return ServerLeavingError(f"server {peer_id} ended the session's stream")

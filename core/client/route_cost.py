@@ -25,14 +25,32 @@ class CostModel:
 
     def span_seconds(self, record: ServerRecord, blocks: int) -> float:
         """Round trip + compute for `blocks` blocks + waiting behind the server's queue + cache penalty."""
+        return self.for_server(record).span_seconds(blocks)
+
+    def for_server(self, record: ServerRecord) -> ServerCost:
+        """One server's cost inputs, looked up once: a route search prices many spans of each server, and
+        the measurements behind them (locked, a median) do not change while it runs."""
         if self.stats is None:
             rtt, block_seconds = DEFAULT_RTT, self.calibration / max(record.throughput, 1e-6)
         else:
             rtt = self.stats.rtt(record.peer_id)
             rtt = DEFAULT_RTT if rtt is None else rtt
             block_seconds = self.stats.block_seconds(record, self.calibration)
-        compute = blocks * block_seconds
-        cost = rtt + compute * (1 + max(record.queue_depth, 0))
-        if self.need_tokens and record.cache_tokens_free < self.need_tokens:
+        short_of_cache = bool(self.need_tokens) and record.cache_tokens_free < self.need_tokens
+        return ServerCost(rtt, block_seconds, 1 + max(record.queue_depth, 0), short_of_cache)
+
+
+@dataclass(frozen=True)
+class ServerCost:
+    """The edge cost of one server's spans, from inputs fixed for one route search."""
+
+    rtt: float
+    block_seconds: float
+    load: int  # 1 + the requests queued ahead: each one is computed before ours
+    short_of_cache: bool
+
+    def span_seconds(self, blocks: int) -> float:
+        cost = self.rtt + blocks * self.block_seconds * self.load
+        if self.short_of_cache:
             cost += CACHE_PENALTY
         return cost

@@ -72,6 +72,7 @@ def make_route(
     end = num_blocks if end is None else end
     peers = _usable(found, model, num_blocks, start, end, exclude)
     costs = costs or CostModel.for_records(None, peers)
+    servers = [(record, costs.for_server(record)) for record in peers]
     best: dict[int, float] = {start: 0.0}
     came_from: dict[int, RouteSpan] = {}
     frontier = [(0.0, start)]
@@ -81,11 +82,11 @@ def make_route(
             break
         if cost > best.get(position, float("inf")):
             continue
-        for record in peers:
+        for record, server_cost in servers:
             if not record.start <= position < record.end:
                 continue
             for stop in range(position + 1, min(record.end, end) + 1):
-                total = cost + costs.span_seconds(record, stop - position) + _JITTER * random.random()
+                total = cost + server_cost.span_seconds(stop - position) + _JITTER * random.random()
                 if total < best.get(stop, float("inf")):
                     best[stop] = total
                     came_from[stop] = RouteSpan(record.peer_id, position, stop, record)

@@ -80,18 +80,21 @@ class Admission:
 
         cut_short() (a second SIGTERM) ends either wait at once."""
         self.draining.set()
-        await self._wait_until_closed(timeout, open_sessions)
+        await wait_until_closed(open_sessions, timeout, self.hurry)
         if open_sessions() > 0:
             logger.info("Drain time is up; ending %d open session(s) after their current step", open_sessions())
         self.closing.set()
-        await self._wait_until_closed(CLOSE_GRACE_SECONDS, open_sessions)
+        await wait_until_closed(open_sessions, CLOSE_GRACE_SECONDS, self.hurry)
         logger.info("Drained; %d session(s) still open", open_sessions())
 
-    async def _wait_until_closed(self, timeout: float, open_sessions: Callable[[], int]) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while open_sessions() > 0 and loop.time() < deadline and not self.hurry.is_set():
-            await asyncio.sleep(0.05)
+
+async def wait_until_closed(open_sessions: Callable[[], int], timeout: float,
+                            stop: asyncio.Event | None = None) -> None:
+    """Return once no session is open, after `timeout` seconds, or once `stop` is set, whichever comes first."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while open_sessions() > 0 and loop.time() < deadline and not (stop is not None and stop.is_set()):
+        await asyncio.sleep(0.05)
 
 
 def _draining_message() -> str:

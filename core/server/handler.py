@@ -256,11 +256,13 @@ class BlockServicer(ServicerBase):
         """
         timeout = min(self.limits.step_timeout, self.limits.idle_timeout)
         receiving = asyncio.ensure_future(anext(requests))
-        closing = asyncio.ensure_future(asyncio.Event().wait() if opening else self.admission.closing.wait())
+        closing = None if opening else asyncio.ensure_future(self.admission.closing.wait())
+        watched = {receiving} if closing is None else {receiving, closing}
         try:
-            done, _ = await asyncio.wait({receiving, closing}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(watched, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            closing.cancel()
+            if closing is not None:
+                closing.cancel()
             if not receiving.done():
                 receiving.cancel()
         if receiving in done:

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from core import events
+from core.server.admission import wait_until_closed
 from core.server.announcer import Announcer
 from core.server.blocks import BlockSpan
 from core.wire import WireError
@@ -103,10 +104,7 @@ class Mover:
 
     async def _drain(self) -> None:
         """Wait, at most drain_timeout, for the open inference sessions to finish."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.drain_timeout
-        while self.open_sessions() > 0 and loop.time() < deadline:
-            await asyncio.sleep(0.1)
+        await wait_until_closed(self.open_sessions, self.drain_timeout)
         if self.open_sessions() > 0:
             logger.info("Moving with %d session(s) still open; their next step gets an error", self.open_sessions())
 

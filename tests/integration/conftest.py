@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from transformers import AutoModelForCausalLM
 
 from core.client import AutoDistributedModelForCausalLM
 from core.config import Settings
@@ -14,6 +15,7 @@ from tests.helpers.processes import MeadowProcess
 
 SMOLLM = "smollm2-135m-instruct"
 SMOLLM_SPLITS = {"one": [(0, 30)], "two": [(0, 15), (15, 30)], "three": [(0, 10), (10, 20), (20, 30)]}
+PROMPT = torch.tensor([[1, 11, 23, 57, 101, 7]])  # token ids for the tiny Llama
 
 
 def start_servers(model: str, spans: list[tuple[int, int]], namespace: str, initial_peers: list[str],
@@ -28,6 +30,13 @@ def start_servers(model: str, spans: list[tuple[int, int]], namespace: str, init
     for server in servers:
         server.ready = server.wait_for("ready", 180)
     return servers
+
+
+@pytest.fixture(scope="module")
+def expected_tokens(tiny_llama):
+    """The fault-free output for PROMPT: the tiny Llama run locally by transformers."""
+    local = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32).eval()
+    return local.generate(PROMPT, max_new_tokens=64, min_new_tokens=64, do_sample=False)
 
 
 def client_for(model: str, namespace: str, initial_peers: list[str], *overrides: str):

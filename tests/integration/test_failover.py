@@ -7,36 +7,27 @@ import signal
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM
 from transformers.generation.streamers import BaseStreamer
 
-from tests.integration.conftest import client_for, start_servers
+from tests.integration.conftest import PROMPT, client_for, start_servers
 
 SPANS = [(0, 6), (0, 6), (0, 3), (3, 6)]  # overlapping replicas of the tiny 6-block model
-PROMPT = torch.tensor([[1, 11, 23, 57, 101, 7]])
 
 
-class FaultAt(BaseStreamer):
-    """Calls `fault` when the generation has produced `at` new tokens."""
+class Faults(BaseStreamer):
+    """Calls faults[n] when the generation has produced n new tokens."""
 
-    def __init__(self, at: int, fault):
-        self.at = at
-        self.fault = fault
+    def __init__(self, faults: dict):
+        self.faults = faults
         self.count = -1  # the first put() is the prompt
 
     def put(self, value: torch.Tensor) -> None:
         self.count += 1
-        if self.count == self.at:
-            self.fault()
+        if self.count in self.faults:
+            self.faults[self.count]()
 
     def end(self) -> None:
         pass
-
-
-@pytest.fixture(scope="module")
-def expected_tokens(tiny_llama):
-    local = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32).eval()
-    return local.generate(PROMPT, max_new_tokens=64, min_new_tokens=64, do_sample=False)
 
 
 @pytest.mark.slow
@@ -57,7 +48,7 @@ def test_generation_survives_loss_of_the_on_route_server(bootstrap, tiny_llama, 
                 os.kill(victim.pid, getattr(signal, fault))
 
             tokens = model.generate(PROMPT, max_new_tokens=64, min_new_tokens=64, do_sample=False,
-                                    streamer=FaultAt(20, strike))
+                                    streamer=Faults({20: strike}))
             replacements = session.replacements
             final_route = {span.peer_id for span in session.route}
     finally:

@@ -29,7 +29,7 @@ from core.wire import request
 from tests.helpers.streams import RawSession, hidden_states
 from tests.helpers.tiny_models import save_tiny_llama
 from tests.integration.conftest import client_for, start_servers
-from tests.integration.test_failover import PROMPT
+from tests.integration.conftest import PROMPT
 
 pytestmark = pytest.mark.slow
 

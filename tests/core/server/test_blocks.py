@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig
+from transformers import LlamaConfig, MistralConfig
 
-from core.models import family_for
-from core.server.blocks import BlockSpan
+from tests.helpers.block_spans import reference_and_span
 from tests.helpers.tiny_models import TINY_LLAMA
 
 ROPE_VARIANTS = {
@@ -17,15 +16,6 @@ ROPE_VARIANTS = {
     "llama3": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                "original_max_position_embeddings": 64, "rope_theta": 500000.0},
 }
-
-
-def _reference_and_span(config, start: int, end: int):
-    torch.manual_seed(0)
-    config._attn_implementation = "sdpa"
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
-    state = {name: tensor for name, tensor in model.state_dict().items() if name.startswith("model.layers.")}
-    span = BlockSpan(family_for(config), config, start, end, state, torch.float32, torch.device("cpu"))
-    return model, span
 
 
 def _layer_inputs(model, input_ids: torch.Tensor) -> list[torch.Tensor]:
@@ -48,7 +38,7 @@ def _layer_inputs(model, input_ids: torch.Tensor) -> list[torch.Tensor]:
 @pytest.mark.parametrize("variant", sorted(ROPE_VARIANTS))
 def test_span_prefill_equals_transformers_layers(variant):
     config = LlamaConfig(**{**TINY_LLAMA, "rope_parameters": ROPE_VARIANTS[variant]})
-    model, span = _reference_and_span(config, 2, 5)
+    model, span = reference_and_span(config, 2, 5)
     input_ids = torch.randint(0, config.vocab_size, (2, 150))  # beyond original_max_position_embeddings
     inputs = _layer_inputs(model, input_ids)
     output = span.forward(inputs[2], 2, 5, cache=span.new_cache(), position=0)
@@ -58,7 +48,7 @@ def test_span_prefill_equals_transformers_layers(variant):
 @pytest.mark.parametrize("variant", ["default", "llama3"])
 def test_span_incremental_steps_match_full_forward(variant):
     config = LlamaConfig(**{**TINY_LLAMA, "rope_parameters": ROPE_VARIANTS[variant]})
-    model, span = _reference_and_span(config, 0, 6)
+    model, span = reference_and_span(config, 0, 6)
     input_ids = torch.randint(0, config.vocab_size, (1, 20))
     inputs = _layer_inputs(model, input_ids)
     cache = span.new_cache()
@@ -70,7 +60,7 @@ def test_span_incremental_steps_match_full_forward(variant):
 
 def test_sub_span_of_a_server_uses_its_own_cache_slots():
     config = LlamaConfig(**TINY_LLAMA)
-    model, span = _reference_and_span(config, 0, 6)
+    model, span = reference_and_span(config, 0, 6)
     input_ids = torch.randint(0, config.vocab_size, (1, 10))
     inputs = _layer_inputs(model, input_ids)
     cache = span.new_cache()
@@ -81,7 +71,7 @@ def test_sub_span_of_a_server_uses_its_own_cache_slots():
 
 def test_mistral_blocks_build_and_match():
     config = MistralConfig(**{**TINY_LLAMA, "sliding_window": None})
-    model, span = _reference_and_span(config, 1, 4)
+    model, span = reference_and_span(config, 1, 4)
     input_ids = torch.randint(0, config.vocab_size, (1, 12))
     inputs = _layer_inputs(model, input_ids)
     assert torch.equal(span.forward(inputs[1], 1, 4, cache=span.new_cache()), inputs[4])

@@ -5,23 +5,19 @@ import asyncio
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, LlamaConfig
+from transformers import LlamaConfig
 
-from core.models import family_for
 from core.server.admission import Admission
 from core.server.blocks import BlockSpan
 from core.server.handler import BlockServicer, ServerLimits, _Session
 from core.server.memory import CacheBudget
+from tests.helpers.block_spans import reference_and_span
 from tests.helpers.tiny_models import TINY_LLAMA
 
 
 @pytest.fixture(scope="module")
 def span() -> BlockSpan:
-    torch.manual_seed(0)
-    config = LlamaConfig(**TINY_LLAMA)
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
-    state = {name: tensor for name, tensor in model.state_dict().items() if name.startswith("model.layers.")}
-    return BlockSpan(family_for(config), config, 0, 6, state, torch.float32, torch.device("cpu"))
+    return reference_and_span(LlamaConfig(**TINY_LLAMA), 0, 6)[1]
 
 
 def _servicer(span: BlockSpan, chunk: int) -> tuple[BlockServicer, list[int]]:

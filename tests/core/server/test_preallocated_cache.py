@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, LlamaConfig
+from transformers import LlamaConfig
 
-from core.models import family_for
 from core.server.blocks import BlockSpan
 from core.server.preallocated_cache import PreallocatedCache, PreallocatedLayer
+from tests.helpers.block_spans import reference_and_span
 from tests.helpers.tiny_models import TINY_LLAMA
 
 SHAPES = {
@@ -17,12 +17,7 @@ SHAPES = {
 
 
 def _span(shape: str) -> BlockSpan:
-    torch.manual_seed(0)
-    config = LlamaConfig(**{**TINY_LLAMA, **SHAPES[shape]})
-    config._attn_implementation = "sdpa"
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
-    state = {name: tensor for name, tensor in model.state_dict().items() if name.startswith("model.layers.")}
-    return BlockSpan(family_for(config), config, 0, 6, state, torch.float32, torch.device("cpu"))
+    return reference_and_span(LlamaConfig(**{**TINY_LLAMA, **SHAPES[shape]}), 0, 6)[1]
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))

@@ -1,0 +1,19 @@
+"""A server's BlockSpan over a seeded random model that transformers itself also runs: the reference."""
+from __future__ import annotations
+
+import torch
+from transformers import AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
+
+from core.models import family_for
+from core.server.blocks import BlockSpan
+
+
+def reference_and_span(config: PretrainedConfig, start: int, end: int) -> tuple[PreTrainedModel, BlockSpan]:
+    """transformers' model of `config` (random weights, seed 0, SDPA attention) and a float32 CPU span of
+    its blocks [start, end) with the same weights."""
+    torch.manual_seed(0)
+    config._attn_implementation = "sdpa"
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
+    state = {name: tensor for name, tensor in model.state_dict().items() if name.startswith("model.layers.")}
+    span = BlockSpan(family_for(config), config, start, end, state, torch.float32, torch.device("cpu"))
+    return model, span
