@@ -143,6 +143,12 @@ def _add_private_swarm_parsers(swarm_commands, commands) -> None:  # argparse su
 
 
 def _swarm(args: argparse.Namespace, settings):  # -> SwarmSelection
+    return _swarm_and_secret(args, settings)[0]
+
+
+def _swarm_and_secret(args: argparse.Namespace, settings):  # -> tuple[SwarmSelection, bytes | None]
+    """The swarm to join, and the secret read from stdin (--secret-stdin), which a supervisor (the node)
+    hands on to its children the same way."""
     from core.swarm.dht import SwarmSelection
 
     if args.swarm:  # a private swarm: namespace, bootstrap peers and secret from what `swarm join` stored
@@ -150,12 +156,11 @@ def _swarm(args: argparse.Namespace, settings):  # -> SwarmSelection
         from core.swarm.secrets import read_secret_stdin
 
         secret = read_secret_stdin() if args.secret_stdin else None
-        args.stdin_secret = secret  # a supervisor (the node) hands it on to its children the same way
-        return swarm_selection(args.swarm, args.initial_peers, args.new_swarm, secret=secret)
+        return swarm_selection(args.swarm, args.initial_peers, args.new_swarm, secret=secret), secret
     if args.secret_stdin:
         raise UserFacingError("--secret-stdin needs --swarm NAME")
     return SwarmSelection(namespace=settings["swarm.namespace"], initial_peers=list(args.initial_peers),
-                          new_swarm=args.new_swarm)
+                          new_swarm=args.new_swarm), None
 
 
 def _parse_blocks(text: str | None) -> tuple[int, int] | None:
@@ -209,7 +214,8 @@ def _run(args: argparse.Namespace) -> None:
     elif args.command == "node":
         from core.node.node_command import run_node
 
-        run_node(args, _swarm(args, settings), settings)
+        swarm, secret = _swarm_and_secret(args, settings)
+        run_node(args, swarm, settings, secret)
     elif args.command == "runtime":
         from core.runtime.command import run_runtime_command
 

@@ -19,10 +19,13 @@ def run_generate(args: argparse.Namespace, swarm: SwarmSelection, settings: Sett
 
     if args.max_new_tokens < 1:
         raise UserFacingError("--max-new-tokens must be at least 1")
-    tokenizer = load_tokenizer(resolve_model(args.model))
-    model = AutoDistributedModelForCausalLM.from_pretrained(args.model, swarm=swarm, settings=settings)
+    source = resolve_model(args.model)
+    tokenizer = load_tokenizer(source)
+    model = AutoDistributedModelForCausalLM.from_pretrained(source, swarm=swarm, settings=settings)
     try:
-        input_ids = encode_prompt(tokenizer, args.prompt, args.chat)
+        if args.chat and not tokenizer.chat_template:
+            raise UserFacingError("This model has no chat template; drop --chat")
+        input_ids = encode_prompt(tokenizer, [{"role": "user", "content": args.prompt}] if args.chat else args.prompt)
         sampling = {"do_sample": True, "temperature": args.temperature, "top_p": args.top_p} if args.temperature > 0 \
             else {"do_sample": False}
         streamer = TextStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
@@ -32,11 +35,10 @@ def run_generate(args: argparse.Namespace, swarm: SwarmSelection, settings: Sett
         model.shutdown()
 
 
-def encode_prompt(tokenizer, prompt: str, chat: bool) -> torch.Tensor:
-    if chat:
-        if not tokenizer.chat_template:
-            raise UserFacingError("This model has no chat template; drop --chat")
-        encoded = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                                return_tensors="pt", return_dict=True)
-        return encoded["input_ids"]
-    return tokenizer(prompt, return_tensors="pt")["input_ids"]
+def encode_prompt(tokenizer, prompt: str | list[dict[str, str]]) -> torch.Tensor:
+    """Token ids of a plain prompt, or of a conversation (messages with "role" and "content") in the model's
+    own chat template, ready for the assistant's reply; callers check first that the model has a template."""
+    if isinstance(prompt, str):
+        return tokenizer(prompt, return_tensors="pt")["input_ids"]
+    encoded = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    return encoded["input_ids"]

@@ -25,7 +25,7 @@ from core.client.swarm_client import SwarmClient
 from core.config import Settings
 from core.models import family_for
 from core.models.family import ModelFamily
-from core.models.source import resolve_model
+from core.models.source import ModelSource, resolve_model
 from core.models.weights import load_config, load_tensors
 from core.swarm.dht import SwarmSelection
 
@@ -173,7 +173,7 @@ class AutoDistributedModelForCausalLM:
     @classmethod
     def from_pretrained(
         cls,
-        model_id: str,
+        model_id: str | ModelSource,
         initial_peers: list[str] | None = None,
         dht: DHT | None = None,
         swarm: SwarmSelection | str | None = None,
@@ -181,8 +181,9 @@ class AutoDistributedModelForCausalLM:
         dtype: torch.dtype = torch.float32,
         swarm_client: SwarmClient | None = None,
     ) -> DistributedCausalLM:
-        """Load the client part of `model_id` and join its swarm: through `initial_peers`, a joined private
-        swarm's name, a running `dht`, or an existing `swarm_client` that several models may share."""
+        """Load the client part of `model_id` (or of a model already resolved) and join its swarm: through
+        `initial_peers`, a joined private swarm's name, a running `dht`, or an existing `swarm_client` that
+        several models may share."""
         settings = settings or Settings.load()
         if isinstance(swarm, str):  # a joined private swarm: namespace, bootstrap peers and secret from its name
             from core.swarm.private import swarm_selection
@@ -191,7 +192,7 @@ class AutoDistributedModelForCausalLM:
         selection = swarm or SwarmSelection(namespace=settings["swarm.namespace"], initial_peers=list(initial_peers or []))
         if dht is not None:
             selection.new_swarm = True  # the caller's DHT is already part of a swarm
-        source = resolve_model(model_id)
+        source = model_id if isinstance(model_id, ModelSource) else resolve_model(model_id)
         config = load_config(source)
         family = family_for(config)
         model = build_client_model(family, config)

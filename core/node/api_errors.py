@@ -54,8 +54,11 @@ def parse_body(model: type[BaseModel], data: object) -> BaseModel:
         raise from_validation(error) from None
 
 
-async def parse_json(request: Request, limit: int = 4 * 1024 * 1024) -> object:
+async def parse_json(request: Request, limit: int = 4 * 1024 * 1024, empty: dict | None = None) -> object:
+    """The decoded JSON body; an empty body is `empty` where given, else a 400."""
     body = await request.body()
+    if not body.strip() and empty is not None:
+        return empty
     if len(body) > limit:
         raise ApiError(413, f"The request body is {len(body)} bytes; the limit is {limit}", code="request_too_large")
     if not body.strip():

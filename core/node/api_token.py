@@ -26,7 +26,6 @@ def node_info_path() -> Path:
 def ensure_api_token(path: Path | None = None) -> str:
     """The node's API token, created (mode 0600) on first use; a file anyone else may read is replaced."""
     path = path or token_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and path.stat().st_mode & 0o077 == 0:
         token = path.read_text(encoding="ascii", errors="replace").strip()
         if len(token) >= 32:

@@ -52,8 +52,7 @@ class ControlApi:
         return await self._serving()
 
     async def pause(self, request: Request) -> JSONResponse:
-        body = await request.body()
-        minutes = parse_body(PauseRequest, await parse_json(request) if body.strip() else {}).minutes
+        minutes = parse_body(PauseRequest, await parse_json(request, empty={})).minutes
         await run_in_threadpool(self.node.pause, minutes)
         return await self._serving()
 
@@ -68,8 +67,8 @@ class ControlApi:
             await run_in_threadpool(self.node.post_pause_signals, body)
         except ValueError as error:
             raise ApiError(400, str(error), code="invalid_value") from None
-        status = await run_in_threadpool(self.node.status)
-        return JSONResponse({"serving": status["serving"], "pause": status["pause"]})
+        return JSONResponse({"serving": await run_in_threadpool(self.node.serving_status),
+                             "pause": await run_in_threadpool(self.node.pause_status)})
 
     async def settings(self, request: Request) -> JSONResponse:
         if request.method == "PATCH":
@@ -106,6 +105,5 @@ class ControlApi:
         return StreamingResponse(lines(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     async def _serving(self) -> JSONResponse:
-        status = await run_in_threadpool(self.node.status)
-        return JSONResponse({"serving": status["serving"]})
+        return JSONResponse({"serving": await run_in_threadpool(self.node.serving_status)})
 

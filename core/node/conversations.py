@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 class _Entry:
     model: str
     session: InferenceSession
-    last_used: float = field(default_factory=time.monotonic)
+    last_used: float
     busy: bool = True
 
 

@@ -7,9 +7,7 @@ the publisher.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
-from collections import deque
 
 from core.events import Event
 
@@ -17,16 +15,14 @@ _QUEUE_LIMIT = 256
 
 
 class EventHub:
-    def __init__(self, history: int = 32):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]] = []
-        self._recent: deque[str] = deque(maxlen=history)
 
     def publish(self, event: Event) -> None:
         """Send `event` to every subscriber, from any thread."""
         line = event.to_json()
         with self._lock:
-            self._recent.append(line)
             subscribers = list(self._subscribers)
         for loop, queue in subscribers:
             try:
@@ -44,10 +40,6 @@ class EventHub:
     def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
         with self._lock:
             self._subscribers = [(loop, item) for loop, item in self._subscribers if item is not queue]
-
-    def recent(self) -> list[dict]:
-        with self._lock:
-            return [json.loads(line) for line in self._recent]
 
 
 def _put_dropping_oldest(queue: asyncio.Queue[str], line: str) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from core.client.swarm_client import SwarmClient
 from core.config import Settings
 from core.errors import ModelNotFoundError
-from core.models.source import resolve_model
+from core.models.source import ModelSource, resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,8 @@ class ModelPool:
         self.swarm_client = swarm_client
         self.settings = settings
         self.own_model = own_model
-        self._own_name = _dht_name(own_model)
+        self._own_source = _resolve_or_none(own_model)  # resolved once: loading it reuses this
+        self._own_name = self._own_source.dht_name if self._own_source is not None else own_model
         self._swarm_models = swarm_models  # the models announced in the swarm (cached by the node's swarm view)
         self._lock = threading.Lock()
         self._loaded: dict[str, LoadedModel] = {}
@@ -63,8 +64,9 @@ class ModelPool:
         from core.models.weights import load_tokenizer
 
         started = time.monotonic()
-        source = resolve_model(source_id)
-        model = AutoDistributedModelForCausalLM.from_pretrained(source_id, swarm_client=self.swarm_client,
+        own_source = self._own_source if source_id == self.own_model else None
+        source = own_source or resolve_model(source_id)
+        model = AutoDistributedModelForCausalLM.from_pretrained(source, swarm_client=self.swarm_client,
                                                                 settings=self.settings)
         tokenizer = load_tokenizer(source)
         eos = model.generation_config.eos_token_id
@@ -75,8 +77,8 @@ class ModelPool:
         return LoadedModel(source.dht_name, model, tokenizer, context, eos_ids)
 
 
-def _dht_name(model_id: str) -> str:
+def _resolve_or_none(model_id: str) -> ModelSource | None:
     try:
-        return resolve_model(model_id).dht_name
+        return resolve_model(model_id)
     except ModelNotFoundError:
-        return model_id
+        return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
@@ -22,6 +22,7 @@ from core.node.server_stats import ServerStatsReader
 from core.node.supervisor import ServerSupervisor, ServingStatus
 from core.node.swarm_view import SwarmView
 from core.pause import AppSnapshot, Decision, PauseMonitor, ServingState, Transition, apply_settings
+from core.pause.own_processes import own_process_tree
 
 logger = logging.getLogger(__name__)
 
@@ -93,18 +94,23 @@ class Node:
         return keys
 
     def status(self) -> dict:
-        serving = self.supervisor.status
-        decision = self.monitor.decision.to_json() if self.monitor is not None else None
-        signals = [signal.to_json() for signal in self.monitor.signals()] if self.monitor is not None else []
+        decision = self._decision()
         return {
             "node": {"pid": os.getpid(), "version": __version__, "uptime_s": round(time.time() - self.started, 1)},
             "swarm": self.swarm.describe(),
             "models": self.swarm.coverage(),
-            "serving": {**self._serving_details(serving), "model": self.settings["node.model"],
-                        "resume_in_s": decision["resume_in_s"] if decision is not None else None},
-            "pause": {"decision": decision, "signals": signals},
+            "serving": self._serving_status(decision),
+            "pause": self._pause_status(decision),
             "sessions": {"open": self.conversations.open_count},
         }
+
+    def serving_status(self) -> dict:
+        """The "serving" part of `status`, without its swarm scan."""
+        return self._serving_status(self._decision())
+
+    def pause_status(self) -> dict:
+        """The "pause" part of `status`: the monitor's decision and its detectors' signals."""
+        return self._pause_status(self._decision())
 
     def shutdown(self) -> None:
         if self.monitor is not None:
@@ -132,27 +138,27 @@ class Node:
             self.supervisor.stop(state="paused", reason=decision.reason,
                                  timeout=self.settings["node.pause_stop_timeout"])
 
+    def _decision(self) -> dict | None:
+        return self.monitor.decision.to_json() if self.monitor is not None else None
+
+    def _serving_status(self, decision: dict | None) -> dict:
+        return {**self._serving_details(self.supervisor.status), "model": self.settings["node.model"],
+                "resume_in_s": decision["resume_in_s"] if decision is not None else None}
+
+    def _pause_status(self, decision: dict | None) -> dict:
+        signals = [signal.to_json() for signal in self.monitor.signals()] if self.monitor is not None else []
+        return {"decision": decision, "signals": signals}
+
     def _serving_details(self, serving: ServingStatus) -> dict:
         details = asdict(serving)
         details.update(self.stats.read(serving.peer_id if serving.state == "serving" else None))
-        pids = _tree_pids(serving.pid)
+        pids = own_process_tree(serving.pid) if serving.pid is not None else frozenset()  # with its DHT and p2pd
         details["memory_bytes"] = _tree_rss(pids)
         details["vram_bytes"] = process_gpu_bytes(set(pids)) if pids else None
         return details
 
 
-def _tree_pids(pid: int | None) -> list[int]:
-    """A process and its children (the server child, its DHT process and p2pd)."""
-    if pid is None:
-        return []
-    try:
-        process = psutil.Process(pid)
-        return [pid, *(child.pid for child in process.children(recursive=True))]
-    except psutil.Error:
-        return []
-
-
-def _tree_rss(pids: list[int]) -> int | None:
+def _tree_rss(pids: Collection[int]) -> int | None:
     """Resident memory of these processes, in bytes."""
     total = 0
     for pid in pids:

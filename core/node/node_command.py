@@ -43,10 +43,13 @@ from starlette.routing import Route
 logger = logging.getLogger(__name__)
 
 
-def run_node(args: argparse.Namespace, swarm: SwarmSelection, settings: Settings) -> None:
+def run_node(args: argparse.Namespace, swarm: SwarmSelection, settings: Settings,
+             stdin_secret: bytes | None) -> None:
+    """Run the node until a signal stops it; `stdin_secret` is the private swarm's secret read from stdin."""
     events.Starting(command="node", pid=os.getpid()).emit()
     overrides = list(args.overrides) + ([f"node.model={args.model}"] if args.model else [])
-    settings = Settings.load(overrides)
+    if args.model:  # what Settings.load(overrides) gives, without reading the settings file again
+        settings = Settings({**settings.as_dict(), "node.model": args.model.strip()})
     stop = _stop_on_signals()
     api_socket = _bind_api(settings["node.api_port"] if args.api_port is None else args.api_port)
     identity = Identity.from_file(args.identity) if args.identity else None
@@ -56,7 +59,7 @@ def run_node(args: argparse.Namespace, swarm: SwarmSelection, settings: Settings
     client_settings = Settings({**settings.as_dict(), "client.route_timeout": settings["node.route_wait"]})
     swarm_client = SwarmClient(replace(swarm, new_swarm=True), client_settings, dht)
     node = _compose(settings, overrides, swarm, dht, multiaddrs, swarm_client, client_settings,
-                    _held_secrets(swarm, getattr(args, "stdin_secret", None)))
+                    _held_secrets(swarm, stdin_secret))
     token = ensure_api_token()
     api = f"http://127.0.0.1:{api_socket.getsockname()[1]}"
     server = uvicorn.Server(uvicorn.Config(build_app(_routes(node), token), log_config=None, access_log=False,

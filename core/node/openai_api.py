@@ -52,21 +52,20 @@ class OpenAIApi:
     async def chat_completions(self, request: Request) -> JSONResponse | StreamingResponse:
         body = parse_body(ChatRequest, await parse_json(request))
         loaded = await self._model(body.model)
-        prompt_ids = chat_prompt_ids(loaded.tokenizer, body.messages)
-        generation = await self._prepare(loaded, prompt_ids, body)
-        reply = _ChatFormat(loaded.name)
-        if body.stream:
-            return _event_stream(_stream(generation, reply, body.include_usage))
-        return JSONResponse(reply.whole(await _run(generation)))
+        return await self._answer(loaded, chat_prompt_ids(loaded.tokenizer, body.messages), body, _ChatFormat)
 
     async def completions(self, request: Request) -> JSONResponse | StreamingResponse:
         body = parse_body(CompletionRequest, await parse_json(request))
         if body.echo:
             raise ApiError(400, "echo is not supported", param="echo", code="unsupported_value")
         loaded = await self._model(body.model)
-        prompt_ids = text_prompt_ids(loaded.tokenizer, body.prompt_text())
+        return await self._answer(loaded, text_prompt_ids(loaded.tokenizer, body.prompt_text()), body, _TextFormat)
+
+    async def _answer(self, loaded: LoadedModel, prompt_ids: torch.Tensor, body: ChatRequest | CompletionRequest,
+                      reply_format: type[_ChatFormat]) -> JSONResponse | StreamingResponse:
+        """Generate the answer, whole or streamed as server-sent events, in `reply_format`."""
         generation = await self._prepare(loaded, prompt_ids, body)
-        reply = _TextFormat(loaded.name)
+        reply = reply_format(loaded.name)
         if body.stream:
             return _event_stream(_stream(generation, reply, body.include_usage))
         return JSONResponse(reply.whole(await _run(generation)))
@@ -97,7 +96,11 @@ async def _run(generation: Generation) -> Result:
     try:
         return await run_in_threadpool(generation.run)
     except (UserFacingError, RemoteCallError) as error:
-        raise ApiError(503, f"The swarm failed mid-answer: {error}", code="swarm_failed") from None
+        raise _swarm_failed(error) from None
+
+
+def _swarm_failed(error: object) -> ApiError:
+    return ApiError(503, f"The swarm failed mid-answer: {error}", code="swarm_failed")
 
 
 def _model_card(name: str) -> dict:
@@ -115,6 +118,8 @@ def _usage(result: Result) -> dict:
 
 
 class _ChatFormat:
+    chunk_object = "chat.completion.chunk"  # the "object" of streamed chunks
+
     def __init__(self, model: str):
         self.model, self.id, self.created = model, f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
 
@@ -126,7 +131,7 @@ class _ChatFormat:
 
     def chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        return {**self._head("chat.completion.chunk"), "choices": [choice]}
+        return {**self._head(self.chunk_object), "choices": [choice]}
 
     def opening(self) -> dict | None:
         return self.chunk({"role": "assistant", "content": ""})
@@ -138,7 +143,7 @@ class _ChatFormat:
         return {**self.chunk({}, result.finish_reason), "meadow": _meadow(result)}
 
     def usage_chunk(self, result: Result) -> dict:
-        return {**self._head("chat.completion.chunk"), "choices": [], "usage": _usage(result)}
+        return {**self._head(self.chunk_object), "choices": [], "usage": _usage(result)}
 
     def _head(self, kind: str) -> dict:
         return {"id": self.id, "object": kind, "created": self.created, "model": self.model,
@@ -146,6 +151,8 @@ class _ChatFormat:
 
 
 class _TextFormat(_ChatFormat):
+    chunk_object = "text_completion"
+
     def __init__(self, model: str):
         super().__init__(model)
         self.id = f"cmpl-{uuid.uuid4().hex[:24]}"
@@ -157,13 +164,10 @@ class _TextFormat(_ChatFormat):
 
     def chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
         choice = {"index": 0, "text": delta.get("content", ""), "logprobs": None, "finish_reason": finish_reason}
-        return {**self._head("text_completion"), "choices": [choice]}
+        return {**self._head(self.chunk_object), "choices": [choice]}
 
     def opening(self) -> dict | None:
         return None
-
-    def usage_chunk(self, result: Result) -> dict:
-        return {**self._head("text_completion"), "choices": [], "usage": _usage(result)}
 
 
 def _event_stream(chunks: AsyncIterator[dict]) -> StreamingResponse:
@@ -209,7 +213,7 @@ async def _stream(generation: Generation, reply: _ChatFormat, include_usage: boo
             else:
                 if not isinstance(value, (UserFacingError, RemoteCallError)):
                     logger.error("Generation failed", exc_info=value)  # type: ignore[arg-type]
-                yield ApiError(503, f"The swarm failed mid-answer: {value}", code="swarm_failed").body()
+                yield _swarm_failed(value).body()
                 return
     finally:
         generation.cancel()  # the client went away, or the answer is complete

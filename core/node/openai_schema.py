@@ -10,6 +10,7 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.client.generate_command import encode_prompt
 from core.node.api_errors import ApiError
 
 _SEED_RANGE = {"ge": -(2 ** 63), "le": 2 ** 64 - 1}  # what torch.manual_seed accepts
@@ -92,12 +93,10 @@ def chat_prompt_ids(tokenizer, messages: list[ChatMessage]) -> torch.Tensor:
         raise ApiError(400, "This model has no chat template; use /v1/completions", code="no_chat_template")
     conversation = [{"role": "system" if message.role == "developer" else message.role, "content": message.text()}
                     for message in messages]
-    encoded = tokenizer.apply_chat_template(conversation, add_generation_prompt=True, return_tensors="pt",
-                                            return_dict=True)
-    return encoded["input_ids"]
+    return encode_prompt(tokenizer, conversation)
 
 
 def text_prompt_ids(tokenizer, prompt: str) -> torch.Tensor:
     if not prompt:
         raise ApiError(400, "prompt: must not be empty", param="prompt", code="invalid_value")
-    return tokenizer(prompt, return_tensors="pt")["input_ids"]
+    return encode_prompt(tokenizer, prompt)

@@ -55,11 +55,6 @@ class ServerSupervisor:
         with self._lock:
             return self._status
 
-    @property
-    def child_pid(self) -> int | None:
-        with self._lock:
-            return self._child.pid if self._child is not None and self._child.poll() is None else None
-
     def start(self, reason: str = "") -> None:
         """Serve: start the child unless it already runs."""
         with self._lock:
@@ -95,10 +90,6 @@ class ServerSupervisor:
         with self._lock:
             self._closed = True
         self.stop(reason="the node is shutting down")
-
-    def recent_stderr(self) -> list[str]:
-        with self._lock:
-            return list(self._stderr)
 
     def _launch(self, reason: str) -> None:
         args, stdin_text = self._command()

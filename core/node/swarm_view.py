@@ -7,6 +7,7 @@ import time
 
 from hivemind import DHT
 
+from core.client.contacts import contact_peer_ids
 from core.swarm.status import collect_status
 
 logger = logging.getLogger(__name__)
@@ -49,10 +50,6 @@ class SwarmView:
 
     def _peer_count(self) -> int | None:
         try:
-            return self.dht.run_coroutine(_count_peers, return_future=False)
+            return len(contact_peer_ids(self.dht))
         except Exception:  # noqa: BLE001 - only informative
             return None
-
-
-async def _count_peers(dht: DHT, node: object) -> int:
-    return len(node.protocol.routing_table.peer_id_to_uid)  # type: ignore[attr-defined]

@@ -1,7 +1,6 @@
 """Which processes are ours (the node, its server child, p2pd): detectors must never pause us for ourselves."""
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Collection
 
 import psutil
@@ -9,11 +8,16 @@ import psutil
 OwnProcesses = Callable[[], Collection[int]]
 
 
-def own_process_tree() -> frozenset[int]:
-    """This process and all its descendants; read anew each call because the server child restarts."""
-    pids = {os.getpid()}
+def own_process_tree(root: int | None = None) -> frozenset[int]:
+    """`root` (default: this process) and all its descendants, empty when `root` is gone; read anew each
+    call because the server child restarts."""
     try:
-        pids.update(child.pid for child in psutil.Process().children(recursive=True))
+        process = psutil.Process(root)  # None: this process
+    except psutil.Error:
+        return frozenset()
+    pids = {process.pid}
+    try:
+        pids.update(child.pid for child in process.children(recursive=True))
     except psutil.Error:
         pass  # a child exiting mid-walk; the next poll sees the new tree
     return frozenset(pids)

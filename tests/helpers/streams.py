@@ -38,13 +38,13 @@ class RawSession:
         # Queued before opening: p2pd completes the opening only once data flows.
         await self._queue.put(request([hidden], {**self.opening, **metadata, "position": 0}))
         self._responses = await asyncio.wait_for(stub.rpc_inference(self._requests()), self.timeout)
-        return await self._answer(hidden)
+        return await self._answer()
 
     async def step(self, hidden: torch.Tensor) -> runtime_pb2.ExpertResponse:
         await self._queue.put(request([hidden], {"position": self.position}))
-        return await self._answer(hidden)
+        return await self._answer()
 
-    async def _answer(self, hidden: torch.Tensor) -> runtime_pb2.ExpertResponse:
+    async def _answer(self) -> runtime_pb2.ExpertResponse:
         answer = await asyncio.wait_for(anext(self._responses), self.timeout)
         self.position = decode_metadata(answer.metadata)["position"]
         return answer
