@@ -85,9 +85,6 @@ class NodeApi(QObject):
     def patch(self, path: str, body: object) -> ApiCall:
         return self.call("PATCH", path, body)
 
-    def delete(self, path: str, body: object) -> ApiCall:
-        return self.call("DELETE", path, body)
-
     def call(self, method: str, path: str, body: object | None = None) -> ApiCall:
         call = ApiCall(self)
         if not self.connected:

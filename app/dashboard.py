@@ -24,8 +24,7 @@ class DashboardWindow(QMainWindow):
         self.headline = QLabel(objectName="headline")
         self.values = {name: QLabel("-", objectName=f"value_{name}") for name in FIELDS}
         self.coverage = CoverageBar()
-        self.buttons = {action: self._button(action) for action in
-                        (actions.donate, actions.pause_hour, actions.pause_until_resumed, actions.resume)}
+        self.buttons = {action: self._button(action) for action in actions.serving_actions}
         layout = QVBoxLayout()
         layout.addWidget(self.headline)
         layout.addWidget(self._form())
@@ -53,7 +52,7 @@ class DashboardWindow(QMainWindow):
 
     def _build_menu(self, actions: AppActions) -> None:
         meadow = self.menuBar().addMenu("&Meadow")
-        meadow.addActions([actions.donate, actions.pause_hour, actions.pause_until_resumed, actions.resume])
+        meadow.addActions(actions.serving_actions)
         meadow.addSeparator()
         meadow.addAction(actions.quit)
         swarm = self.menuBar().addMenu("&Swarm")

@@ -5,22 +5,19 @@ In the public swarm there is nothing to invite to, so the dialog offers to creat
 """
 from __future__ import annotations
 
-import threading
-
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QPlainTextEdit,
                                QPushButton, QVBoxLayout, QWidget)
 
 from app.api_client import NodeApi
-from core.launcher import spawn
+from app.runtime.child import JsonLineChild
 
 EXPIRY_CHOICES = (("1 day", 86400), ("7 days", 7 * 86400), ("30 days", 30 * 86400))
 
 
 class InviteDialog(QDialog):
     swarm_created = Signal(str)  # a new private swarm the node should move to (as its first peer)
-    _create_done = Signal(str, int, str)  # name, exit code, stderr; from the child's thread
 
     def __init__(self, api: NodeApi, current_swarm: str | None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -37,7 +34,7 @@ class InviteDialog(QDialog):
         self.result = QLabel(wordWrap=True, objectName="result")
         self.create_invite_button.clicked.connect(self.on_create_invite_clicked)
         self.create_swarm_button.clicked.connect(self.on_create_swarm_clicked)
-        self._create_done.connect(self.on_create_done)
+        self.creating: str | None = None  # the swarm `meadow swarm create` is making
         self._layout()
 
     def _layout(self) -> None:
@@ -85,16 +82,16 @@ class InviteDialog(QDialog):
             return
         self.create_swarm_button.setEnabled(False)
         self.result.setText(f"Creating swarm “{name}”...")
-        threading.Thread(target=self._create_swarm, args=(name,), daemon=True, name="meadow-swarm-create").start()
+        self.creating = name
+        child = JsonLineChild(["swarm", "create", name], parent=self)
+        child.finished.connect(self.on_create_finished)
+        child.finished.connect(child.deleteLater)
+        child.start()
 
-    def on_create_done(self, name: str, code: int, stderr: str) -> None:
+    def on_create_finished(self, code: int, stderr: str) -> None:
+        name, self.creating = self.creating, None
         if code != 0:
             self.on_failed(stderr.strip().splitlines()[-1] if stderr.strip() else f"Creating the swarm failed ({code})")
             return
         self.result.setText(f"Created “{name}”. Meadow restarts in it; open this dialog again to make an invite.")
         self.swarm_created.emit(name)
-
-    def _create_swarm(self, name: str) -> None:
-        process = spawn(["swarm", "create", name])
-        _, stderr = process.communicate()
-        self._create_done.emit(name, process.returncode, stderr or "")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.handlers
 import os
 import signal
 import sys
@@ -25,7 +24,7 @@ from app.status_model import StatusModel
 from app.tray import Tray
 from core.config import Settings
 from core.errors import UserFacingError
-from core.paths import logs_dir
+from core.logging_setup import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ def start_swarm() -> tuple[str | None, bool]:
 
 def run(args: argparse.Namespace) -> int:
     """Start (or show) the app; returns the exit code."""
-    configure_logging(getattr(args, "verbose", False))
+    configure_logging("app", verbose=getattr(args, "verbose", False), hivemind=False)  # the app never loads hivemind
     if not has_display():
         print("meadow app: no display found (DISPLAY and WAYLAND_DISPLAY are unset). Without one, run "
               "`meadow node --new-swarm --serve` and chat with `meadow chat`.", file=sys.stderr)
@@ -109,19 +108,6 @@ def quit_on_signals(application: QApplication) -> None:
     timer = QTimer(application, interval=300)
     timer.timeout.connect(lambda: None)
     timer.start()
-
-
-def configure_logging(verbose: bool) -> None:
-    """A rotating log file in the data dir (core's setup also tunes hivemind, which the app never loads)."""
-    handler = logging.handlers.RotatingFileHandler(logs_dir() / f"app-{os.getpid()}.log", maxBytes=5_000_000,
-                                                   backupCount=2)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    stream = logging.StreamHandler(sys.stderr)
-    stream.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    root.addHandler(stream)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,12 +35,10 @@ def parse_node_event(data: str) -> Event | None:
 class NodeEvents(QObject):
     serving_changed = Signal(object)  # ServingChanged
     settings_changed = Signal(object)  # SettingsChanged
-    connection_changed = Signal(bool)
 
     def __init__(self, api: NodeApi, reconnect_ms: int = 2000, parent: QObject | None = None):
         super().__init__(parent)
         self.api = api
-        self.connected = False
         self._reply: QNetworkReply | None = None
         self._parser = SseParser()
         self._reconnect = QTimer(self, singleShot=True, interval=reconnect_ms)
@@ -61,7 +59,6 @@ class NodeEvents(QObject):
             reply.finished.disconnect(self.on_stream_ended)
             reply.abort()
             reply.deleteLater()
-        self._set_connected(False)
 
     def on_endpoint_changed(self) -> None:
         self.stop()
@@ -73,7 +70,6 @@ class NodeEvents(QObject):
     def on_ready_read(self) -> None:
         if self._reply is None:
             return
-        self._set_connected(True)
         for data in self._parser.feed(bytes(self._reply.readAll().data())):
             self._dispatch(data)
 
@@ -82,7 +78,6 @@ class NodeEvents(QObject):
         if reply is not None:
             logger.debug("Node event stream ended (%s); reconnecting", reply.errorString())
             reply.deleteLater()
-        self._set_connected(False)
         self._reconnect.start()
 
     def _dispatch(self, data: str) -> None:
@@ -95,8 +90,3 @@ class NodeEvents(QObject):
             self.serving_changed.emit(event)
         elif isinstance(event, SettingsChanged):
             self.settings_changed.emit(event)
-
-    def _set_connected(self, connected: bool) -> None:
-        if connected != self.connected:
-            self.connected = connected
-            self.connection_changed.emit(connected)

@@ -1,8 +1,8 @@
 """The app's supervisor of its `meadow node` child: start, attach, stop, restart, switch swarm.
 
 A node already running for this MEADOW_HOME (core.node.api_token.read_node_info) is attached to, not
-duplicated. The node's ready event is read on a thread and handed to the GUI thread as a queued signal;
-the last stderr lines are kept for the error dialog.
+duplicated. Our own node runs as an app.runtime.child.JsonLineChild: its ready event reaches the GUI thread
+as a queued signal, and its last stderr lines are kept for the error dialog.
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import psutil
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.events import parse_event
-from core.launcher import spawn, stop_group
+from app.runtime.child import JsonLineChild
+from core.launcher import stop_group
 from core.node.api_token import read_node_info
 
 logger = logging.getLogger(__name__)
@@ -37,11 +37,8 @@ class NodeState(Enum):
 
 
 class NodeSupervisor(QObject):
-    state_changed = Signal(object)  # NodeState
     ready = Signal(str, str)  # API base URL, bearer token
     failed = Signal(str)  # a message for the user (the stderr tail is in `stderr_tail`)
-    _child_event = Signal(object, object)  # (process, event dict) from a reader thread
-    _child_exited = Signal(object)  # process, from a reader thread
     _stopped = Signal(object)  # the callable to run once a stop finished, from a stopping thread
 
     def __init__(self, extra_args: list[str] | None = None, serve: bool = True, ready_timeout_s: float = 180.0,
@@ -54,19 +51,13 @@ class NodeSupervisor(QObject):
         self.new_swarm = True
         self.process: subprocess.Popen | None = None
         self.attached_pid: int | None = None
-        self.stderr_tail: deque[str] = deque(maxlen=STDERR_LINES)
+        self.stderr_tail: deque[str] = deque(maxlen=STDERR_LINES)  # the current child's, once one started
         self.ready_timeout_s = ready_timeout_s
-        self._child_event.connect(self.on_child_event)
-        self._child_exited.connect(self.on_child_exited)
         self._stopped.connect(self.on_stopped)
         self._watch = QTimer(self, interval=2000)
         self._watch.timeout.connect(self.on_watch_attached)
         self._ready_deadline = QTimer(self, singleShot=True)
         self._ready_deadline.timeout.connect(self.on_ready_timeout)
-
-    @property
-    def owns_node(self) -> bool:
-        return self.process is not None
 
     def attach_or_start(self, swarm: str | None = None, new_swarm: bool = True) -> None:
         """Attach to the node running for this MEADOW_HOME, or start one in `swarm`."""
@@ -82,7 +73,7 @@ class NodeSupervisor(QObject):
             logger.warning("Cannot read the running node's API token; starting our own node")
             return False
         self.attached_pid = int(info["pid"])
-        self._set_state(NodeState.ATTACHED)
+        self.state = NodeState.ATTACHED
         self._watch.start()
         self.ready.emit(info["api"], token)
         return True
@@ -90,13 +81,14 @@ class NodeSupervisor(QObject):
     def start(self, swarm: str | None = None, new_swarm: bool = True) -> None:
         """Spawn `meadow node` in `swarm` (None: public), serving; ready arrives as a signal."""
         self.swarm, self.new_swarm = swarm, new_swarm
-        self.stderr_tail.clear()
-        process = spawn(self.command_args())
-        self.process = process
-        self._set_state(NodeState.STARTING)
+        child = JsonLineChild(self.command_args(), parent=self, thread_prefix="meadow-node",
+                              stderr_lines=STDERR_LINES)
+        child.received.connect(self.on_child_event)
+        child.finished.connect(self.on_child_exited)
+        child.start()
+        self.process, self.stderr_tail = child.process, child.stderr_tail
+        self.state = NodeState.STARTING
         self._ready_deadline.start(int(self.ready_timeout_s * 1000))
-        threading.Thread(target=self._read_stdout, args=(process,), daemon=True, name="meadow-node-stdout").start()
-        threading.Thread(target=self._read_stderr, args=(process,), daemon=True, name="meadow-node-stderr").start()
 
     def command_args(self) -> list[str]:
         swarm = ["--swarm", self.swarm] if self.swarm else []
@@ -110,7 +102,7 @@ class NodeSupervisor(QObject):
         self._ready_deadline.stop()
         process, pid = self.process, self.attached_pid
         self.process, self.attached_pid = None, None
-        self._set_state(NodeState.STOPPING)
+        self.state = NodeState.STOPPING
         threading.Thread(target=self._stop_in_thread, args=(process, pid, then), daemon=True,
                          name="meadow-node-stop").start()
 
@@ -120,7 +112,7 @@ class NodeSupervisor(QObject):
         process, self.process = self.process, None
         if process is not None:
             stop_group(process, timeout)
-        self._set_state(NodeState.STOPPED)
+        self.state = NodeState.STOPPED
 
     def detach(self) -> None:
         """Stop watching the node without stopping it (its process keeps running)."""
@@ -136,26 +128,28 @@ class NodeSupervisor(QObject):
         self.stop(then=lambda: self.start(swarm, new_swarm))
 
     def on_stopped(self, then: object) -> None:
-        self._set_state(NodeState.STOPPED)
+        self.state = NodeState.STOPPED
         if callable(then):
             then()
 
-    def on_child_event(self, process: subprocess.Popen, event: dict) -> None:
-        if process is not self.process:
+    def on_child_event(self, event: dict) -> None:
+        if not self._from_current_child():
             return  # a node we already replaced
         if event.get("event") == "ready" and "api" in event:
             self._ready_deadline.stop()
             token = Path(event["token_file"]).read_text(encoding="ascii").strip()
-            self._set_state(NodeState.RUNNING)
+            self.state = NodeState.RUNNING
             self.ready.emit(event["api"], token)
         elif event.get("event") == "error":
             self.stderr_tail.append(str(event.get("message", "")))
 
-    def on_child_exited(self, process: subprocess.Popen) -> None:
-        if process is not self.process:
+    def on_child_exited(self, code: int, _stderr: str) -> None:
+        current = self._from_current_child()
+        self.sender().deleteLater()  # its readers are done; its stderr lines stay in `stderr_tail`
+        if not current:
             return
         self.process = None
-        self._fail(f"The Meadow node stopped unexpectedly (exit code {process.returncode}).")
+        self._fail(f"The Meadow node stopped unexpectedly (exit code {code}).")
 
     def on_ready_timeout(self) -> None:
         if self.state is NodeState.STARTING:
@@ -169,28 +163,14 @@ class NodeSupervisor(QObject):
             self.start(self.swarm, self.new_swarm)
 
     def _fail(self, message: str) -> None:
-        self._set_state(NodeState.FAILED)
+        self.state = NodeState.FAILED
         logger.error("%s Last output:\n%s", message, "\n".join(self.stderr_tail))
         self.failed.emit(message)
 
-    def _set_state(self, state: NodeState) -> None:
-        if state is not self.state:
-            self.state = state
-            self.state_changed.emit(state)
-
-    def _read_stdout(self, process: subprocess.Popen) -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            event = parse_event(line)
-            if event is not None:
-                self._child_event.emit(process, event)
-        process.wait()
-        self._child_exited.emit(process)
-
-    def _read_stderr(self, process: subprocess.Popen) -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            self.stderr_tail.append(line.rstrip("\n"))
+    def _from_current_child(self) -> bool:
+        """The signal being handled comes from the node we run now, not from one we stopped or replaced."""
+        child = self.sender()
+        return isinstance(child, JsonLineChild) and child.process is not None and child.process is self.process
 
     def _stop_in_thread(self, process: subprocess.Popen | None, pid: int | None, then: object) -> None:
         if process is not None:

@@ -32,7 +32,6 @@ class StatusModel(QObject):
         self._timer.timeout.connect(self.refresh)
         events.serving_changed.connect(self.refresh)
         events.settings_changed.connect(self.refresh)
-        api.endpoint_changed.connect(self.refresh)
 
     def start(self) -> None:
         self._timer.start()

@@ -15,7 +15,7 @@ def build_menu(actions: AppActions) -> QMenu:
     menu = QMenu()
     menu.addAction(actions.headline)
     menu.addSeparator()
-    menu.addActions([actions.donate, actions.pause_hour, actions.pause_until_resumed, actions.resume])
+    menu.addActions(actions.serving_actions)
     menu.addSeparator()
     menu.addActions([actions.open_chat, actions.open_dashboard])
     menu.addSeparator()
@@ -36,6 +36,7 @@ class Tray(QObject):
         self.icon = QSystemTrayIcon(self)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self.on_icon_activated)
+        self._icon_stem = ""  # the picture shown; the 2 s status poll sets it again only when it changes
         actions.message.connect(self.on_message)
         status.status_changed.connect(self.on_status_changed)
         self.on_status_changed(status.status)
@@ -45,7 +46,9 @@ class Tray(QObject):
 
     def on_status_changed(self, status: dict | None) -> None:
         state = tray_state(status)
-        self.icon.setIcon(icon(state.icon_stem))
+        if state.icon_stem != self._icon_stem:
+            self._icon_stem = state.icon_stem
+            self.icon.setIcon(icon(state.icon_stem))
         self.icon.setToolTip(f"Meadow: {headline(status)}")
         self.state = state
 

@@ -109,13 +109,19 @@ class SettingsChanged(Event):
     keys: list[str]
 
 
-def parse_event(line: str) -> dict | None:
-    """Parse one stdout line into an event dict, or None if it is not an event."""
+def parse_json_object(line: str) -> dict | None:
+    """Parse one stdout line into a JSON object, or None if it is anything else (log text, a list, ...)."""
     try:
         data = json.loads(line)
     except json.JSONDecodeError:
         return None
-    return data if isinstance(data, dict) and "event" in data else None
+    return data if isinstance(data, dict) else None
+
+
+def parse_event(line: str) -> dict | None:
+    """Parse one stdout line into an event dict, or None if it is not an event."""
+    data = parse_json_object(line)
+    return data if data is not None and "event" in data else None
 
 
 def field_names(event_type: type[Event]) -> list[str]:

@@ -2,7 +2,6 @@
 thread as queued signals."""
 from __future__ import annotations
 
-import json
 import subprocess
 import threading
 from collections import deque
@@ -10,6 +9,7 @@ from collections.abc import Mapping
 
 from PySide6.QtCore import QObject, Signal, SignalInstance
 
+from core.events import parse_json_object
 from core.launcher import spawn, stop_group
 
 STDERR_LINES = 20
@@ -24,32 +24,36 @@ class JsonLineChild(QObject):
     received = Signal(dict)
     finished = Signal(int, str)  # exit code, the last stderr lines
 
-    def __init__(self, args: list[str], env: Mapping[str, str] | None = None, parent: QObject | None = None):
+    def __init__(self, args: list[str], env: Mapping[str, str] | None = None, parent: QObject | None = None,
+                 thread_prefix: str = "meadow-runtime", stderr_lines: int = STDERR_LINES):
         super().__init__(parent)
         self.args = list(args)
         self.env = env
+        self.thread_prefix = thread_prefix  # names this child's threads, which tests wait on
         self.process: subprocess.Popen | None = None
-        self.stderr_tail: deque[str] = deque(maxlen=STDERR_LINES)
+        self.stderr_tail: deque[str] = deque(maxlen=stderr_lines)
         self.cancelled = False
 
     def start(self) -> None:
         self.process = spawn(self.args, env=self.env)
-        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True, name="meadow-runtime-stderr")
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True,
+                                               name=f"{self.thread_prefix}-stderr")
         self._stderr_reader.start()
-        threading.Thread(target=self._read_stdout, daemon=True, name="meadow-runtime-stdout").start()
+        threading.Thread(target=self._read_stdout, daemon=True, name=f"{self.thread_prefix}-stdout").start()
 
     def cancel(self) -> None:
         """Stop the child's process group off the GUI thread (it cleans up on SIGTERM); `finished` follows."""
         self.cancelled = True
         if self.process is not None:
-            threading.Thread(target=stop_group, args=(self.process,), daemon=True, name="meadow-runtime-stop").start()
+            threading.Thread(target=stop_group, args=(self.process,), daemon=True,
+                             name=f"{self.thread_prefix}-stop").start()
 
     def _read_stdout(self) -> None:
         process = self.process
         assert process is not None and process.stdout is not None
         listened = True
         for text in process.stdout:  # read to the end even when nobody listens, so the child never blocks
-            found = _json_object(text)
+            found = parse_json_object(text)
             if found is not None and listened:
                 listened = self._emit(self.received, found)
         code = process.wait()
@@ -70,11 +74,3 @@ class JsonLineChild(QObject):
         assert self.process is not None and self.process.stderr is not None
         for line in self.process.stderr:
             self.stderr_tail.append(line.rstrip("\n"))
-
-
-def _json_object(text: str) -> dict | None:
-    try:
-        found = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    return found if isinstance(found, dict) else None

@@ -16,14 +16,19 @@ def fetch_would_help(status: dict) -> bool:
     return needed != "cpu" and (status.get("active") != needed or bool(status.get("problem")))
 
 
-def should_offer_at_start(status: dict, preference: str, today: date) -> bool:
-    """Offer at start unless the user said never, or "not now" less than a week ago."""
-    if not fetch_would_help(status) or preference == NEVER:
+def asks_at_start(preference: str, today: date) -> bool:
+    """The setting lets the app ask at start: not `never`, and no "not now" less than a week ago."""
+    if preference == NEVER:
         return False
     try:
         return today >= date.fromisoformat(preference)
     except ValueError:
         return True  # `ask`, or a value we cannot read: asking is the safe side
+
+
+def should_offer_at_start(status: dict, preference: str, today: date) -> bool:
+    """Offer at start when a fetch would help and the setting lets the app ask."""
+    return fetch_would_help(status) and asks_at_start(preference, today)
 
 
 def snoozed_preference(today: date) -> str:

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QAbstractButton, QMessageBox, QWidget
 
 from app.node_supervisor import NodeSupervisor
 from app.runtime.child import JsonLineChild
-from app.runtime.decision import (NEVER, describe_no_offer, describe_offer, fetch_would_help, should_offer_at_start,
-                                  snoozed_preference)
+from app.runtime.decision import (ASK, NEVER, asks_at_start, describe_no_offer, describe_offer, fetch_would_help,
+                                  should_offer_at_start, snoozed_preference)
 from app.runtime.install_dialog import CudaInstallDialog
 from core.config import Settings, update_settings_file
 from core.errors import SettingsError
@@ -50,7 +50,12 @@ class CudaOffer(QObject):
         return Path(configured) if configured else meadow_home()
 
     def check_at_start(self) -> None:
-        self._read_status(at_start=True)
+        """Read the runtime status for an offer, unless the setting declines asking at start anyway."""
+        preference = self.preference()
+        if asks_at_start(preference, date.today()):
+            self._read_status(at_start=True)
+        else:
+            logger.info("No CUDA offer at start: %s is %s", PREFERENCE, preference)
 
     def on_action_triggered(self) -> None:
         if self.install is not None and self.install.outcome == "running":
@@ -105,7 +110,7 @@ class CudaOffer(QObject):
             return str(Settings.load(path=self.home / "settings.json")[PREFERENCE])
         except SettingsError as error:
             logger.warning("Cannot read %s: %s", PREFERENCE, error)
-            return "ask"
+            return ASK
 
     def remember(self, value: str) -> None:
         try:
