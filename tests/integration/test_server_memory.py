@@ -46,6 +46,10 @@ OPENING_TOKENS = 8  # a short first step, as a chat's first turn; the long secon
 DECODE_STEPS = 3
 CAPACITY = 10  # sessions of MAX_LENGTH that the budget holds
 SESSIONS = 50
+# Seconds a step may wait for its answer. Admitted sessions' long steps share one compute thread, so a step
+# waits behind the others' (13 s measured with two busy processes competing for this machine's two cores).
+STEP_TIMEOUT = 120.0
+RETRY_DELAYS = (0.2, 0.4, 0.8, 1.6)  # then 1.6 s each: refused clients back off rather than hammer the server
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +78,7 @@ def _hidden(tokens: int, seed: int):
 
 async def _session(client: SwarmClient, peer: str, seed: int, think: float) -> None:
     """Open with a short step, fill the rest of the reserved cache, hold it `think` s, decode, close."""
-    session = RawSession(client, peer, MODEL, SPAN, MAX_LENGTH)
+    session = RawSession(client, peer, MODEL, SPAN, MAX_LENGTH, timeout=STEP_TIMEOUT)
     await session.open(_hidden(OPENING_TOKENS, seed))
     await session.step(_hidden(MAX_LENGTH - OPENING_TOKENS - DECODE_STEPS, seed + 10_000))
     await asyncio.sleep(think)
@@ -99,8 +103,8 @@ async def _until_served(client: SwarmClient, peer: str, seed: int) -> int:
     """Retry a refused session until it succeeds; returns the number of tries it took."""
     attempts = 1
     while not (await _attempt(client, peer, seed, think=0.0))[0]:
+        await asyncio.sleep(RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1])
         attempts += 1
-        await asyncio.sleep(0.2)
     return attempts
 
 
