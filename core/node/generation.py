@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -30,8 +31,13 @@ class Sampling:
     stop: tuple[str, ...] = ()
     seed: int | None = None
 
+    @property
+    def samples(self) -> bool:
+        """Whether tokens are drawn at random (otherwise greedy)."""
+        return self.temperature > 0
+
     def generate_arguments(self) -> dict:
-        if self.temperature <= 0:
+        if not self.samples:
             return {"do_sample": False}
         return {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p}
 
@@ -90,12 +96,60 @@ class Generation:
         return "length" if len(generated) >= self.sampling.max_tokens else "stop"
 
 
+class RandomState:
+    """Who may draw from torch's global generator, which transformers' sampling uses.
+
+    A seeded request must have it alone from its seeding to its last token, so that its text is the same
+    whatever else runs; unseeded sampling may share it, and greedy decoding never draws. A seeded request
+    that waits keeps new unseeded ones from starting, so it is not starved."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._sharing = 0
+        self._seeded_waiting = 0
+        self._seeded_running = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._seeded_running and self._seeded_waiting == 0)
+            self._sharing += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._sharing -= 1
+                self._changed.notify_all()
+
+    @contextmanager
+    def alone(self) -> Iterator[None]:
+        with self._changed:
+            self._seeded_waiting += 1
+            try:
+                self._changed.wait_for(lambda: not self._seeded_running and self._sharing == 0)
+            finally:
+                self._seeded_waiting -= 1
+            self._seeded_running = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._seeded_running = False
+                self._changed.notify_all()
+
+    def for_sampling(self, sampling: Sampling):
+        """The hold a request with these settings needs while it generates."""
+        if not sampling.samples:
+            return nullcontext()
+        return self.alone() if sampling.seed is not None else self.shared()
+
+
 class Generator:
+    """Runs prepared requests; several at once, each on its own swarm session."""
+
     def __init__(self, conversations: Conversations):
         self.conversations = conversations
-        # One generation at a time: transformers samples from torch's global generator, and a seed must
-        # give the same text whatever else runs.
-        self._lock = threading.Lock()
+        self.random_state = RandomState()
 
     def prepare(self, loaded: LoadedModel, prompt_ids: torch.Tensor, sampling: Sampling) -> Generation:
         """Find or open the request's session (raises MissingBlocksError when the swarm cannot serve)."""
@@ -107,8 +161,8 @@ class Generator:
     def generate(self, generation: Generation) -> torch.Tensor:
         assert generation.deltas is not None
         sampling = generation.sampling
-        with self._lock:
-            if sampling.seed is not None:
+        with self.random_state.for_sampling(sampling):
+            if sampling.samples and sampling.seed is not None:
                 torch.manual_seed(sampling.seed)
             return generation.loaded.model.generate(
                 generation.prompt_ids, session=generation.session, max_new_tokens=sampling.max_tokens,

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
@@ -69,6 +70,37 @@ def test_completions_stop_sequence_and_seed(client):
                                          max_tokens=12).choices[0].text for _ in range(2)]
     assert sampled[0] == sampled[1]
 
+
+def _timed_stream(client, **request) -> tuple[str, list[float]]:
+    """The streamed text of a completion and the time each piece of it arrived."""
+    pieces, times = [], []
+    for chunk in client.completions.create(model=SMOLLM, stream=True, **request):
+        if chunk.choices and chunk.choices[0].text:
+            pieces.append(chunk.choices[0].text)
+            times.append(time.monotonic())
+    return "".join(pieces), times
+
+
+def test_requests_are_answered_side_by_side_and_a_seed_holds_beside_other_sampling(client):
+    prompts = ["The days of the week are Monday, Tuesday,", "Count with me: one, two, three,"]
+    greedy = dict(temperature=0, max_tokens=32)
+    alone = [_timed_stream(client, prompt=prompt, **greedy)[0] for prompt in prompts]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda prompt: _timed_stream(client, prompt=prompt, **greedy), prompts))
+    assert [text for text, _ in together] == alone
+    (_, first), (_, second) = together
+    assert len(first) > 1 and len(second) > 1
+    # Each answer's first piece came before the other's last: they were generated at the same time.
+    assert first[0] < second[-1] and second[0] < first[-1], "the two answers were generated one after the other"
+
+    seeded = dict(prompt=prompts[0], temperature=1.0, seed=11, max_tokens=24)
+    reference = _timed_stream(client, **seeded)[0]
+    with ThreadPoolExecutor(3) as pool:
+        unseeded = [pool.submit(_timed_stream, client, prompt=prompts[1], temperature=1.0, max_tokens=24)
+                    for _ in range(2)]
+        beside = pool.submit(_timed_stream, client, **seeded)
+        assert beside.result(120)[0] == reference
+        assert all(future.result(120)[0] for future in unseeded)
 
 BAD_REQUESTS = [
     (b"{not json", 400, "invalid_json"),

@@ -1,0 +1,85 @@
+"""Who may sample at once (RandomState): a seeded request alone, unseeded sampling together, greedy freely.
+
+Real generations running side by side through a swarm are in tests/integration/test_node.py."""
+from __future__ import annotations
+
+import threading
+
+from core.node.generation import RandomState, Sampling
+
+SETTLE = 0.3  # seconds a blocked thread gets to (wrongly) enter before we look
+WAIT = 5.0
+
+
+class Holder:
+    """A thread that takes `hold` and keeps it until released."""
+
+    def __init__(self, hold):
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(hold,), daemon=True)
+        self.thread.start()
+
+    def _run(self, hold) -> None:
+        with hold:
+            self.entered.set()
+            self.release.wait(WAIT)
+
+    def finish(self) -> None:
+        self.release.set()
+        self.thread.join(WAIT)
+        assert not self.thread.is_alive()
+
+
+SEEDED = Sampling(max_tokens=4, temperature=0.8, seed=3)
+UNSEEDED = Sampling(max_tokens=4, temperature=0.8)
+GREEDY = Sampling(max_tokens=4, temperature=0.0, seed=3)
+
+
+def test_unseeded_sampling_runs_side_by_side():
+    state = RandomState()
+    first, second = Holder(state.for_sampling(UNSEEDED)), Holder(state.for_sampling(UNSEEDED))
+    assert first.entered.wait(WAIT) and second.entered.wait(WAIT)
+    first.finish()
+    second.finish()
+
+
+def test_a_seeded_request_waits_for_sampling_to_end_and_then_has_the_generator_alone():
+    state = RandomState()
+    unseeded = Holder(state.for_sampling(UNSEEDED))
+    assert unseeded.entered.wait(WAIT)
+    seeded = Holder(state.for_sampling(SEEDED))
+    assert not seeded.entered.wait(SETTLE)
+    unseeded.finish()
+    assert seeded.entered.wait(WAIT)
+    other_seeded, later = Holder(state.for_sampling(SEEDED)), Holder(state.for_sampling(UNSEEDED))
+    assert not other_seeded.entered.wait(SETTLE) and not later.entered.is_set()
+    seeded.finish()
+    assert other_seeded.entered.wait(WAIT) and not later.entered.wait(SETTLE)
+    other_seeded.finish()
+    assert later.entered.wait(WAIT)
+    later.finish()
+
+
+def test_a_waiting_seeded_request_is_not_starved_by_new_sampling():
+    state = RandomState()
+    running = Holder(state.for_sampling(UNSEEDED))
+    assert running.entered.wait(WAIT)
+    seeded = Holder(state.for_sampling(SEEDED))
+    newcomer = Holder(state.for_sampling(UNSEEDED))
+    assert not newcomer.entered.wait(SETTLE)  # it would overlap the seeded request forever otherwise
+    running.finish()
+    assert seeded.entered.wait(WAIT) and not newcomer.entered.wait(SETTLE)
+    seeded.finish()
+    assert newcomer.entered.wait(WAIT)
+    newcomer.finish()
+
+
+def test_greedy_decoding_needs_no_hold():
+    state = RandomState()
+    seeded = Holder(state.for_sampling(SEEDED))
+    assert seeded.entered.wait(WAIT)
+    greedy = Holder(state.for_sampling(GREEDY))
+    assert greedy.entered.wait(WAIT)
+    greedy.finish()
+    seeded.finish()
