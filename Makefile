@@ -47,6 +47,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/generation.py
 	$(PY) bench/chat.py
+	$(PY) bench/parallel_requests.py
 
 # The tray menu, dashboard, chat window (with a streamed answer) and settings, rendered against a real node
 # (offscreen, or on $$DISPLAY when there is one) into $(SCREENSHOTS).

@@ -1,0 +1,77 @@
+"""Concurrency benchmark: several clients asking one node at once, against the same requests one by one.
+
+A real node serves all 30 blocks of SmolLM2 and is asked CLIENTS greedy completions of TOKENS tokens each,
+first one after another, then all at once (each on its own swarm session, the server interleaving their
+steps). Reported: total tokens per second either way, the ratio at once / one by one, and whether each
+answer was the same both ways.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("MEADOW_HOME", tempfile.mkdtemp(prefix="meadow-bench-home-"))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from tests.helpers.node import NodeHandle  # noqa: E402
+from tests.helpers.processes import kill_leftovers  # noqa: E402
+
+MODEL = "smollm2-135m-instruct"
+CLIENTS = 4
+TOKENS = 48
+REPEATS = 3
+PROMPTS = ["The history of Rome begins", "A recipe for bread:", "The planets of the solar system are",
+           "Ten tips for learning to program:"]
+
+
+def complete(node: NodeHandle, prompt: str) -> tuple[str, int]:
+    body = {"model": MODEL, "prompt": prompt, "temperature": 0, "max_tokens": TOKENS}
+    response = node.http.post("/v1/completions", json=body, timeout=300)
+    response.raise_for_status()
+    answer = response.json()
+    return answer["choices"][0]["text"], answer["usage"]["completion_tokens"]
+
+
+def one_by_one(node: NodeHandle) -> tuple[list[str], float]:
+    started = time.perf_counter()
+    answers = [complete(node, prompt) for prompt in PROMPTS[:CLIENTS]]
+    return [text for text, _ in answers], sum(tokens for _, tokens in answers) / (time.perf_counter() - started)
+
+
+def at_once(node: NodeHandle) -> tuple[list[str], float]:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        answers = list(pool.map(lambda prompt: complete(node, prompt), PROMPTS[:CLIENTS]))
+    return [text for text, _ in answers], sum(tokens for _, tokens in answers) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    node = NodeHandle.start(["--new-swarm", "--serve", "--set", "server.throughput=100",
+                             "--set", f"node.max_sessions={CLIENTS}"], ready_timeout=180)
+    try:
+        node.wait_for_state("serving", 300)
+        one_by_one(node)  # warm up the client model and the server
+        sequential, parallel, same = [], [], True
+        for repeat in range(REPEATS):
+            texts_alone, rate_alone = one_by_one(node)
+            texts_together, rate_together = at_once(node)
+            sequential.append(rate_alone)
+            parallel.append(rate_together)
+            same = same and texts_alone == texts_together
+            print(f"run {repeat + 1}: one by one {rate_alone:.1f} tokens/s, {CLIENTS} at once "
+                  f"{rate_together:.1f} tokens/s", flush=True)
+        alone, together = sorted(sequential)[REPEATS // 2], sorted(parallel)[REPEATS // 2]
+        print(f"median total tokens/s: one by one {alone:.1f}, {CLIENTS} at once {together:.1f}; "
+              f"ratio at once/one by one = {together / alone:.2f}; same answers both ways: {same}")
+    finally:
+        node.stop()
+        kill_leftovers()
+
+
+if __name__ == "__main__":
+    main()
