@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
 
 INT_LIMIT = 2**31 - 1
 FLOAT_LIMIT = 1e12
@@ -27,6 +27,10 @@ class SettingEditor:
         if kind == "float":
             return QDoubleSpinBox(minimum=minimum if minimum is not None else -FLOAT_LIMIT, maximum=FLOAT_LIMIT,
                                   decimals=3)
+        if self.setting.get("choices"):
+            combo = QComboBox()
+            combo.addItems(self.setting["choices"])
+            return combo
         widget = QLineEdit()
         if kind == "list":
             widget.setPlaceholderText("comma-separated, for example: game.exe, blender")
@@ -38,6 +42,8 @@ class SettingEditor:
             widget.setChecked(bool(value))
         elif kind in ("int", "float"):
             widget.setValue(value)
+        elif isinstance(widget, QComboBox):
+            widget.setCurrentText(str(value))
         else:
             widget.setText(_text(value))
 
@@ -49,6 +55,8 @@ class SettingEditor:
             return widget.value()
         if kind == "list":
             return [item.strip() for item in widget.text().split(",") if item.strip()]
+        if isinstance(widget, QComboBox):
+            return widget.currentText()
         return widget.text()
 
 

@@ -53,8 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--model", required=True, help="model id, local HF folder or HF hub id")
     serve.add_argument("--blocks", default=None, metavar="A:B", help="serve blocks A to B-1")
     serve.add_argument("--num-blocks", type=int, default=None, metavar="N", help="serve N blocks the swarm needs")
-    serve.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    serve.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    serve.add_argument("--device", default=None, choices=["auto", "cuda", "cpu"],
+                       help="where the blocks run (default: setting server.device, auto: the GPU if torch sees one)")
+    serve.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"],
+                       help="the blocks' number format (default: setting server.dtype, auto: bfloat16 on a GPU, "
+                            "float32 on CPU)")
     _add_swarm(serve)
     _add_host(serve)
     _add_common(serve)
@@ -189,7 +192,8 @@ def _run(args: argparse.Namespace) -> None:
             raise UserFacingError("Pass either --blocks or --num-blocks, not both")
         serve(ServeOptions(model=args.model, blocks=_parse_blocks(args.blocks), num_blocks=args.num_blocks,
                            swarm=_swarm(args, settings), host=args.host, port=args.port,
-                           announce_maddrs=tuple(args.announce_maddrs), device=args.device, dtype=args.dtype,
+                           announce_maddrs=tuple(args.announce_maddrs),
+                           device=args.device or settings["server.device"], dtype=args.dtype or settings["server.dtype"],
                            identity=args.identity), settings)
     elif args.command == "dht":
         from core.server.dht_command import run_dht

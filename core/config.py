@@ -21,6 +21,7 @@ class Setting:
     default: Any
     description: str
     minimum: float | None = None
+    choices: tuple[str, ...] = ()  # for text settings: the only values allowed
 
     def parse(self, raw: Any) -> Any:
         """Convert a raw value (from the CLI or a JSON file) to this setting's type, or raise SettingsError."""
@@ -30,6 +31,8 @@ class Setting:
             raise SettingsError(f"Setting {self.key} expects {self.type_name}, got {raw!r} ({error})") from None
         if self.minimum is not None and value < self.minimum:
             raise SettingsError(f"Setting {self.key} must be at least {self.minimum}, got {value}")
+        if self.choices and value not in self.choices:
+            raise SettingsError(f"Setting {self.key} must be one of {', '.join(self.choices)}, got {value!r}")
         return value
 
     @property
@@ -79,6 +82,12 @@ SCHEMA: tuple[Setting, ...] = (
             "Move only when the swarm's bottleneck throughput would rise by more than this fraction.", minimum=0.0),
     Setting("server.drain_timeout", float, 30.0,
             "Seconds a moving or stopping server waits for open inference sessions to finish.", minimum=0.0),
+    Setting("server.device", str, "auto",
+            "Where the server's blocks run: auto uses an NVIDIA GPU when this torch build can reach one, else the "
+            "CPU.", choices=("auto", "cuda", "cpu")),
+    Setting("server.dtype", str, "auto",
+            "Number format of the served blocks: auto is bfloat16 on a GPU that supports it (float16 on older "
+            "ones) and float32 on the CPU.", choices=("auto", "float32", "bfloat16", "float16")),
     Setting("server.torch_threads", int, 0, "Torch intra-op threads for the server; 0 keeps torch's default.", minimum=0),
     Setting("server.ready_check_timeout", float, 20.0,
             "Seconds to wait until a fresh client can read the server's record before giving up.", minimum=1.0),
@@ -240,4 +249,5 @@ def update_settings_file(changes: dict[str, Any], path: Path | None = None) -> d
 def schema_as_json() -> list[dict[str, Any]]:
     """The schema for clients that build forms from it (the app's settings dialog)."""
     return [{"key": setting.key, "type": setting.type.__name__, "default": setting.default,
-             "description": setting.description, "minimum": setting.minimum} for setting in SCHEMA]
+             "description": setting.description, "minimum": setting.minimum, "choices": list(setting.choices)}
+            for setting in SCHEMA]

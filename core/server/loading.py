@@ -41,16 +41,31 @@ class ModelPlan:
 
 
 def plan_model(model: str, device_name: str, dtype_name: str) -> ModelPlan:
+    """The model's files, config and architecture, on `device_name` in `dtype_name` (either may be "auto")."""
     from core.models import family_for
     from core.models.source import resolve_model
     from core.models.weights import load_config
 
+    cuda = device_name in ("auto", "cuda") and torch.cuda.is_available()
+    device_name, dtype_name = choose_device_and_dtype(device_name, dtype_name, cuda,
+                                                      cuda and torch.cuda.is_bf16_supported())
     device = _device(device_name)
+    logger.info("Blocks will run on %s in %s", device, dtype_name)
     if device.type == "cpu" and dtype_name == "float16":
         raise UserFacingError("float16 is not supported on CPU; use --dtype float32 or bfloat16")
     source = resolve_model(model)
     config = load_config(source)
     return ModelPlan(source, config, family_for(config), dtype_name, device)
+
+
+def choose_device_and_dtype(device: str, dtype: str, cuda_available: bool, bfloat16_supported: bool) -> tuple[str, str]:
+    """Settle "auto": the GPU when torch can reach one; there bfloat16 (float16 on GPUs without it), float32 on
+    the CPU. Explicit choices are kept, and checked later."""
+    if device == "auto":
+        device = "cuda" if cuda_available else "cpu"
+    if dtype == "auto":
+        dtype = "float32" if device == "cpu" else "bfloat16" if bfloat16_supported else "float16"
+    return device, dtype
 
 
 def load_span(plan: ModelPlan, start: int, end: int) -> BlockSpan:

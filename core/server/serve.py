@@ -36,8 +36,8 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 0
     announce_maddrs: tuple[str, ...] = ()
-    device: str = "cpu"
-    dtype: str = "float32"
+    device: str = "cpu"  # or cuda, or auto (see loading.choose_device_and_dtype)
+    dtype: str = "float32"  # or bfloat16, float16, auto
     identity: Path | None = None
 
 
@@ -80,7 +80,7 @@ def _announcer(dht: DHT, plan: ModelPlan, start: int, end: int, options: ServeOp
 
     record = ServerRecord(
         peer_id=identity.peer_id.to_base58(), state="joining", model=plan.name, start=start, end=end,
-        throughput=settings["server.throughput"], dtype=options.dtype, public_name=settings["server.public_name"],
+        throughput=settings["server.throughput"], dtype=plan.dtype_name, public_name=settings["server.public_name"],
         cache_tokens_free=settings["server.max_length"],
     )
     owner_key = RSASignatureValidator(identity.private_key).local_public_key
@@ -165,7 +165,7 @@ def _admission(plan: ModelPlan, span, options: ServeOptions, settings: Settings)
     num_blocks = span.end - span.start
     tokens = settings["server.cache_tokens"]
     if tokens <= 0:
-        device = torch.device(options.device)
+        device = plan.device
         tokens = default_cache_tokens(span.config, plan.dtype_name, num_blocks, device.type, device.index or 0,
                                       settings["server.vram_reserve_gb"], settings["server.ram_reserve_gb"])
     return Admission(CacheBudget(tokens * num_blocks), settings["server.max_alloc_timeout"])

@@ -1,7 +1,7 @@
 """The settings dialog is generated from the node's schema and saves with PATCH; errors are shown."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QLineEdit, QSpinBox
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
 from app.autostart import xdg_autostart_path
 
@@ -18,10 +18,13 @@ def test_one_editor_per_type_filled_from_the_node(qtbot, node, desktop):
     schema = node.http.get("/api/settings/schema").json()["settings"]
     assert set(dialog.editors) == {setting["key"] for setting in schema}
     kinds = {"pause.enabled": QCheckBox, "server.max_length": QSpinBox, "server.vram_reserve_gb": QDoubleSpinBox,
-             "node.model": QLineEdit, "pause.exclusive_apps": QLineEdit}
+             "node.model": QLineEdit, "pause.exclusive_apps": QLineEdit, "server.device": QComboBox}
     for key, kind in kinds.items():
         assert isinstance(dialog.editors[key].widget, kind), key
     assert dialog.editors["node.model"].value() == "smollm2-135m-instruct"
+    device = dialog.editors["server.device"].widget
+    assert [device.itemText(index) for index in range(device.count())] == ["auto", "cuda", "cpu"]
+    assert dialog.editors["server.device"].value() == "auto"
     assert dialog.tabs.tabText(0) == "General"
     assert dialog.changes() == {}
 

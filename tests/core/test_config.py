@@ -25,6 +25,8 @@ def test_defaults_file_and_overrides(tmp_path):
     ("no.such.key=1", "Unknown setting"),
     ("server.max_length", "KEY=VALUE"),
     ("server.throughput=true", "expects a number"),
+    ("server.device=gpu", "one of auto, cuda, cpu"),
+    ("server.dtype=int4", "one of auto, float32, bfloat16, float16"),
 ])
 def test_bad_overrides_are_clear_errors(tmp_path, override, message):
     with pytest.raises(SettingsError, match=message):

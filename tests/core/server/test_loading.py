@@ -1,0 +1,29 @@
+"""Where a server's blocks run and in what number format, when the user leaves it to `auto`."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.errors import UserFacingError
+from core.server.loading import choose_device_and_dtype, plan_model
+from tests.helpers.tiny_models import save_tiny_llama
+
+
+@pytest.mark.parametrize("device, dtype, cuda, bfloat16, expected", [
+    ("auto", "auto", True, True, ("cuda", "bfloat16")),
+    ("auto", "auto", True, False, ("cuda", "float16")),  # a GPU older than Ampere
+    ("auto", "auto", False, False, ("cpu", "float32")),
+    ("cpu", "auto", True, True, ("cpu", "float32")),  # the user keeps the GPU for themselves
+    ("auto", "float32", True, True, ("cuda", "float32")),
+    ("cuda", "bfloat16", False, False, ("cuda", "bfloat16")),  # explicit: refused later, with a clear error
+])
+def test_auto_prefers_the_gpu_and_its_fastest_format(device, dtype, cuda, bfloat16, expected):
+    assert choose_device_and_dtype(device, dtype, cuda, bfloat16) == expected
+
+
+def test_auto_on_this_cpu_only_torch_plans_float32_on_cpu(tmp_path):
+    assert not torch.cuda.is_available()
+    plan = plan_model(str(save_tiny_llama(tmp_path / "tiny")), "auto", "auto")
+    assert plan.device == torch.device("cpu") and plan.dtype_name == "float32"
+    with pytest.raises(UserFacingError, match="needs an NVIDIA GPU"):
+        plan_model(str(tmp_path / "tiny"), "cuda", "auto")
