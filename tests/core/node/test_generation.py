@@ -31,6 +31,13 @@ class Holder:
         assert not self.thread.is_alive()
 
 
+def running(state: RandomState, sampling: Sampling) -> Holder:
+    """A holder that got in at once."""
+    holder = Holder(state.for_sampling(sampling))
+    assert holder.entered.wait(WAIT)
+    return holder
+
+
 SEEDED = Sampling(max_tokens=4, temperature=0.8, seed=3)
 UNSEEDED = Sampling(max_tokens=4, temperature=0.8)
 GREEDY = Sampling(max_tokens=4, temperature=0.0, seed=3)
@@ -38,48 +45,32 @@ GREEDY = Sampling(max_tokens=4, temperature=0.0, seed=3)
 
 def test_unseeded_sampling_runs_side_by_side():
     state = RandomState()
-    first, second = Holder(state.for_sampling(UNSEEDED)), Holder(state.for_sampling(UNSEEDED))
-    assert first.entered.wait(WAIT) and second.entered.wait(WAIT)
+    first, second = running(state, UNSEEDED), running(state, UNSEEDED)
     first.finish()
     second.finish()
 
 
-def test_a_seeded_request_waits_for_sampling_to_end_and_then_has_the_generator_alone():
+def test_a_seeded_request_has_the_generator_alone_and_is_not_starved():
     state = RandomState()
-    unseeded = Holder(state.for_sampling(UNSEEDED))
-    assert unseeded.entered.wait(WAIT)
+    unseeded = running(state, UNSEEDED)
     seeded = Holder(state.for_sampling(SEEDED))
-    assert not seeded.entered.wait(SETTLE)
-    unseeded.finish()
-    assert seeded.entered.wait(WAIT)
-    other_seeded, later = Holder(state.for_sampling(SEEDED)), Holder(state.for_sampling(UNSEEDED))
-    assert not other_seeded.entered.wait(SETTLE) and not later.entered.is_set()
-    seeded.finish()
-    assert other_seeded.entered.wait(WAIT) and not later.entered.wait(SETTLE)
-    other_seeded.finish()
-    assert later.entered.wait(WAIT)
-    later.finish()
-
-
-def test_a_waiting_seeded_request_is_not_starved_by_new_sampling():
-    state = RandomState()
-    running = Holder(state.for_sampling(UNSEEDED))
-    assert running.entered.wait(WAIT)
-    seeded = Holder(state.for_sampling(SEEDED))
+    assert not seeded.entered.wait(SETTLE)  # it waits for the sampling under way
     newcomer = Holder(state.for_sampling(UNSEEDED))
-    assert not newcomer.entered.wait(SETTLE)  # it would overlap the seeded request forever otherwise
-    running.finish()
+    assert not newcomer.entered.wait(SETTLE)  # which would overlap the seeded request forever otherwise
+    unseeded.finish()
     assert seeded.entered.wait(WAIT) and not newcomer.entered.wait(SETTLE)
+    other_seeded = Holder(state.for_sampling(SEEDED))
+    assert not other_seeded.entered.wait(SETTLE)
     seeded.finish()
+    assert other_seeded.entered.wait(WAIT) and not newcomer.entered.wait(SETTLE)
+    other_seeded.finish()
     assert newcomer.entered.wait(WAIT)
     newcomer.finish()
 
 
 def test_greedy_decoding_needs_no_hold():
     state = RandomState()
-    seeded = Holder(state.for_sampling(SEEDED))
-    assert seeded.entered.wait(WAIT)
-    greedy = Holder(state.for_sampling(GREEDY))
-    assert greedy.entered.wait(WAIT)
+    seeded = running(state, SEEDED)
+    greedy = running(state, GREEDY)
     greedy.finish()
     seeded.finish()
