@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"],
                        help="the blocks' number format (default: setting server.dtype, auto: bfloat16 on a GPU, "
                             "float32 on CPU)")
+    serve.add_argument("--quantization", default=None, choices=["none", "int8", "nf4"],
+                       help="store linear weights in 8 or 4 bits with bitsandbytes (default: setting "
+                            "server.quantization, none)")
     _add_swarm(serve)
     _add_host(serve)
     _add_common(serve)
@@ -194,6 +197,7 @@ def _run(args: argparse.Namespace) -> None:
                            swarm=_swarm(args, settings), host=args.host, port=args.port,
                            announce_maddrs=tuple(args.announce_maddrs),
                            device=args.device or settings["server.device"], dtype=args.dtype or settings["server.dtype"],
+                           quantization=args.quantization or settings["server.quantization"],
                            identity=args.identity), settings)
     elif args.command == "dht":
         from core.server.dht_command import run_dht

@@ -88,6 +88,10 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("server.dtype", str, "auto",
             "Number format of the served blocks: auto is bfloat16 on a GPU that supports it (float16 on older "
             "ones) and float32 on the CPU.", choices=("auto", "float32", "bfloat16", "float16")),
+    Setting("server.quantization", str, "none",
+            "Store the served blocks' linear weights in 8 bits (int8, as LLM.int8) or 4 bits (nf4) with "
+            "bitsandbytes: about a half or a quarter of the memory, so more blocks fit, for slightly less exact "
+            "outputs. Needs bitsandbytes (pip install bitsandbytes).", choices=("none", "int8", "nf4")),
     Setting("server.torch_threads", int, 0, "Torch intra-op threads for the server; 0 keeps torch's default.", minimum=0),
     Setting("server.ready_check_timeout", float, 20.0,
             "Seconds to wait until a fresh client can read the server's record before giving up.", minimum=1.0),

@@ -9,6 +9,7 @@ from transformers.masking_utils import create_causal_mask
 
 from core.models.family import ModelFamily
 from core.server.preallocated_cache import PreallocatedCache
+from core.server.quantize import module_bytes, quantize_linears
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +26,14 @@ class BlockSpan:
         tensors: dict[str, torch.Tensor],
         dtype: torch.dtype,
         device: torch.device,
+        quantization: str = "none",
     ):
         self.config = config
         self.start = start
         self.end = end
         self.dtype = dtype
         self.device = device
+        self.quantization = quantization  # of the linear layers' weights: none, int8 or nf4 (core/server/quantize.py)
         self.blocks: list[torch.nn.Module] = []
         for index in range(start, end):
             prefix = family.block_prefix.format(index=index)
@@ -38,7 +41,11 @@ class BlockSpan:
             with torch.device("meta"):
                 block = family.build_block(config, index, index - start)
             block.load_state_dict(state, strict=True, assign=True)
-            self.blocks.append(block.to(device=device, dtype=dtype).eval().requires_grad_(False))
+            if quantization == "none":
+                block = block.to(device=device, dtype=dtype)
+            else:  # one block at a time, so the device never holds more than one block unquantized
+                block = quantize_linears(block.to(dtype=dtype), quantization, device)
+            self.blocks.append(block.eval().requires_grad_(False))
         self.rotary = family.build_rotary(config).to(device)
 
     @property
@@ -77,4 +84,5 @@ class BlockSpan:
         return hidden_states
 
     def memory_bytes(self) -> int:
-        return sum(p.numel() * p.element_size() for block in self.blocks for p in block.parameters())
+        """Bytes the blocks' weights take, quantization scales included."""
+        return sum(module_bytes(block) for block in self.blocks)

@@ -12,6 +12,7 @@ from core.errors import UserFacingError
 from core.models.family import ModelFamily
 from core.models.source import ModelSource
 from core.server.blocks import BlockSpan
+from core.server.quantize import require_bitsandbytes
 from core.dtypes import FLOAT_DTYPES
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class ModelPlan:
     family: ModelFamily
     dtype_name: str
     device: torch.device
+    quantization: str = "none"  # of the blocks' linear weights: none, int8 or nf4
 
     @property
     def name(self) -> str:
@@ -40,8 +42,9 @@ class ModelPlan:
         return FLOAT_DTYPES[self.dtype_name]
 
 
-def plan_model(model: str, device_name: str, dtype_name: str) -> ModelPlan:
-    """The model's files, config and architecture, on `device_name` in `dtype_name` (either may be "auto")."""
+def plan_model(model: str, device_name: str, dtype_name: str, quantization: str = "none") -> ModelPlan:
+    """The model's files, config and architecture, on `device_name` in `dtype_name` (either may be "auto"),
+    its linear weights quantized as asked."""
     from core.models import family_for
     from core.models.source import resolve_model
     from core.models.weights import load_config
@@ -53,9 +56,11 @@ def plan_model(model: str, device_name: str, dtype_name: str) -> ModelPlan:
     logger.info("Blocks will run on %s in %s", device, dtype_name)
     if device.type == "cpu" and dtype_name == "float16":
         raise UserFacingError("float16 is not supported on CPU; use --dtype float32 or bfloat16")
+    if quantization != "none":
+        require_bitsandbytes()  # before anything is announced or loaded
     source = resolve_model(model)
     config = load_config(source)
-    return ModelPlan(source, config, family_for(config), dtype_name, device)
+    return ModelPlan(source, config, family_for(config), dtype_name, device, quantization)
 
 
 def choose_device_and_dtype(device: str, dtype: str, cuda_available: bool, bfloat16_supported: bool) -> tuple[str, str]:
@@ -78,7 +83,7 @@ def load_span(plan: ModelPlan, start: int, end: int) -> BlockSpan:
     names = block_tensor_names(plan.config, plan.family.block_prefix, range(start, end))
     progress = lambda done, count: events.Loading(model=plan.name, done=done, total=count).emit()  # noqa: E731
     tensors = load_tensors(plan.source, plan.config, names, plan.dtype, progress)
-    span = BlockSpan(plan.family, plan.config, start, end, tensors, plan.dtype, plan.device)
+    span = BlockSpan(plan.family, plan.config, start, end, tensors, plan.dtype, plan.device, plan.quantization)
     del tensors
     return span
 

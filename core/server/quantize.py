@@ -12,11 +12,16 @@ from core.errors import UserFacingError
 from core.server.block_cost import NF4_BLOCKSIZE, QUANTIZATIONS
 
 
-def _bitsandbytes():
+CPU_PACKED_ROWS = 32
+
+
+def require_bitsandbytes():
+    """The bitsandbytes module, or a clear error saying how to get it."""
     try:
         import bitsandbytes
     except ImportError as error:
-        raise UserFacingError("int8 and nf4 need bitsandbytes: pip install bitsandbytes") from error
+        raise UserFacingError("Quantization (int8, nf4) needs bitsandbytes, which this install lacks: "
+                              "pip install bitsandbytes (or pip install 'meadow[quantization]')") from error
     return bitsandbytes
 
 
@@ -24,7 +29,7 @@ def quantize_linears(module: torch.nn.Module, quantization: str, device: torch.d
     """Replace every nn.Linear in `module` (in place) by its bitsandbytes form, quantized on `device`."""
     if quantization == "none" or quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}")
-    bnb = _bitsandbytes()
+    bnb = require_bitsandbytes()
     for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, torch.nn.Linear):
@@ -44,6 +49,11 @@ def _quantized(bnb, linear: torch.nn.Linear, quantization: str) -> torch.nn.Modu
                                   compress_statistics=False, quant_type="nf4", device="meta")
         layer.weight = bnb.nn.Params4bit(weight, requires_grad=False, blocksize=NF4_BLOCKSIZE,
                                          compress_statistics=False, quant_type="nf4")
+        if linear.out_features % CPU_PACKED_ROWS or linear.in_features % NF4_BLOCKSIZE:
+            # bitsandbytes' fast CPU path (AVX512-BF16) repacks the weight at its first forward and needs rows in
+            # multiples of 32 and whole scale blocks per row; other layers take its generic path rather than fail
+            # mid-request.
+            layer.support_avx512bf16_for_cpu = False
     if has_bias:
         layer.bias = torch.nn.Parameter(linear.bias.data, requires_grad=False)
     return layer

@@ -38,6 +38,7 @@ class ServeOptions:
     announce_maddrs: tuple[str, ...] = ()
     device: str = "cpu"  # or cuda, or auto (see loading.choose_device_and_dtype)
     dtype: str = "float32"  # or bfloat16, float16, auto
+    quantization: str = "none"  # or int8, nf4 (core/server/quantize.py)
     identity: Path | None = None
 
 
@@ -49,7 +50,7 @@ def serve(options: ServeOptions, settings: Settings) -> None:
     try:
         if settings["server.torch_threads"]:
             torch.set_num_threads(settings["server.torch_threads"])
-        plan = plan_model(options.model, options.device, options.dtype)
+        plan = plan_model(options.model, options.device, options.dtype, options.quantization)
         start, end = options.blocks or _choose_blocks(dht, plan, options, settings)
         announcer = _announcer(dht, plan, start, end, options, settings, identity)
         announcer.announce_blocking("joining")
@@ -80,7 +81,7 @@ def _announcer(dht: DHT, plan: ModelPlan, start: int, end: int, options: ServeOp
 
     record = ServerRecord(
         peer_id=identity.peer_id.to_base58(), state="joining", model=plan.name, start=start, end=end,
-        throughput=settings["server.throughput"], dtype=plan.dtype_name, public_name=settings["server.public_name"],
+        throughput=settings["server.throughput"], dtype=plan.dtype_name, quantization=plan.quantization, public_name=settings["server.public_name"],
         cache_tokens_free=settings["server.max_length"],
     )
     owner_key = RSASignatureValidator(identity.private_key).local_public_key

@@ -22,7 +22,7 @@ class Fit:
 
 def fit(plan: ModelPlan, settings: Settings, nvml: Any | None = None) -> Fit:
     """Blocks of `plan` whose weights and attention cache fit in the device's free memory after the reserve."""
-    cost = block_cost(plan.family, plan.config, plan.dtype_name, "none", settings["server.max_length"])
+    cost = block_cost(plan.family, plan.config, plan.dtype_name, plan.quantization, settings["server.max_length"])
     usable = usable_bytes(plan.device.type, plan.device.index or 0, settings["server.vram_reserve_gb"],
                           settings["server.ram_reserve_gb"], nvml)
     count = blocks_that_fit(usable, cost, plan.num_blocks)

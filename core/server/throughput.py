@@ -44,8 +44,10 @@ def device_name(device: torch.device) -> str:
 
 
 def compute_throughput(span: BlockSpan, model: str, budget_s: float = 0.3) -> float:
-    """One-token steps/s through one block; measured once per device, model and dtype, then cached."""
+    """One-token steps/s through one block; measured once per device, model, dtype and quantization, then cached."""
     key = f"{device_name(span.device)}|{model}|{str(span.dtype).removeprefix('torch.')}"
+    if span.quantization != "none":
+        key += f"|{span.quantization}"
     cached = _read_cache().get(key)
     if isinstance(cached, (int, float)) and cached > 0:
         return float(cached)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from core.client.swarm_client import SwarmClient
+from core.client.worker import run_sync
 from core.config import Settings
 from core.errors import MissingBlocksError
 from core.swarm.dht import SwarmSelection
@@ -87,3 +88,40 @@ def test_half_server_never_loads_other_blocks_or_embeddings(bootstrap):
     print(f"peak RSS: 15 blocks {peaks['rss15'] / 2**20:.0f} MiB, 30 blocks {peaks['rss30'] / 2**20:.0f} MiB")
     # Loading the other 15 blocks (or the 113 MB fp32 embeddings) at any point would erase the difference.
     assert saved > 0.8 * 15 * block_bytes
+
+
+@pytest.mark.slow
+def test_quantized_server_says_so_and_answers_close_to_the_float_model(bootstrap, tiny_llama):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from tests.integration.conftest import PROMPT
+
+    (server,) = start_servers(str(tiny_llama), [(0, 6)], "quantized", bootstrap.multiaddrs, ["--quantization", "nf4"])
+    try:
+        (record,) = _records(bootstrap, "quantized", "tiny-llama", 6)[0]
+        assert record.record.quantization == "nf4"
+        model = client_for(str(tiny_llama), "quantized", bootstrap.multiaddrs)
+        try:
+            assert run_sync(model.swarm_client.server_info(server.peer_id, 10), 15)["quantization"] == "nf4"
+            with torch.no_grad():
+                logits = model(PROMPT).logits
+            generated = model.generate(PROMPT, max_new_tokens=8, min_new_tokens=8, do_sample=False)
+        finally:
+            model.shutdown()
+    finally:
+        server.stop()
+    from core.server.quantize import quantize_linears
+
+    local = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32).eval()
+    with torch.no_grad():
+        exact = local(PROMPT).logits
+        for layer in local.model.layers:  # the blocks quantized locally, as the server did
+            quantize_linears(layer, "nf4", "cpu").eval()
+        expected = local(PROMPT).logits
+        local_tokens = local.generate(PROMPT, max_new_tokens=8, min_new_tokens=8, do_sample=False)
+    print(f"nf4 logits against float32: relative error {((logits - exact).norm() / exact.norm()).item():.3f}; "
+          f"against the same blocks quantized locally: {((logits - expected).norm() / expected.norm()).item():.2e}")
+    assert not torch.allclose(logits, exact, atol=1e-3)  # 4-bit weights really served
+    torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
+    assert torch.equal(generated, local_tokens)

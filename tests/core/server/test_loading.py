@@ -1,6 +1,8 @@
 """Where a server's blocks run and in what number format, when the user leaves it to `auto`."""
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -27,3 +29,11 @@ def test_auto_on_this_cpu_only_torch_plans_float32_on_cpu(tmp_path):
     assert plan.device == torch.device("cpu") and plan.dtype_name == "float32"
     with pytest.raises(UserFacingError, match="needs an NVIDIA GPU"):
         plan_model(str(tmp_path / "tiny"), "cuda", "auto")
+
+
+def test_quantization_without_bitsandbytes_is_refused_before_anything_loads(tmp_path, monkeypatch):
+    model = str(save_tiny_llama(tmp_path / "tiny"))
+    assert plan_model(model, "cpu", "float32", "int8").quantization == "int8"
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # makes `import bitsandbytes` fail
+    with pytest.raises(UserFacingError, match="pip install bitsandbytes"):
+        plan_model(model, "cpu", "float32", "nf4")

@@ -13,7 +13,9 @@ from transformers import LlamaConfig
 from core.errors import UserFacingError
 from core.models import family_for
 from core.server.block_cost import block_cost
+from core.server.blocks import BlockSpan
 from core.server.quantize import module_bytes, quantize_linears
+from tests.helpers.block_spans import reference_and_span
 
 ROOT = Path(__file__).resolve().parents[3]
 # Odd row counts and a weight count that is not a multiple of the nf4 block size (64): the layout's edges.
@@ -53,6 +55,28 @@ def test_quantized_block_holds_what_the_estimate_says(quantization):
         assert 0 < error < TOLERANCE[quantization], (name, error)
         checked += 1
     assert checked == 7  # q, k, v, o, gate, up, down
+
+
+@pytest.mark.parametrize("quantization", ["int8", "nf4"])
+def test_a_quantized_span_computes_close_to_the_float_one_with_and_without_a_cache(quantization):
+    config = LlamaConfig(**SHAPE)
+    model, exact = reference_and_span(config, 0, 2)
+    state = {name: tensor for name, tensor in model.state_dict().items() if name.startswith("model.layers.")}
+    span = BlockSpan(family_for(config), config, 0, 2, state, torch.float32, torch.device("cpu"), quantization)
+    assert span.memory_bytes() == 2 * block_cost(family_for(config), config, "float32", quantization, 0).weight_bytes
+    assert span.memory_bytes() < exact.memory_bytes() * (0.3 if quantization == "int8" else 0.2)  # from float32
+
+    prompt, step = (torch.randn(1, length, SHAPE["hidden_size"], generator=torch.Generator().manual_seed(length))
+                    for length in (5, 1))
+    caches = exact.new_cache(8), span.new_cache(8)
+    for hidden, position in ((prompt, 0), (step, 5)):
+        expected = exact.forward(hidden, 0, 2, caches[0], position)
+        got = span.forward(hidden, 0, 2, caches[1], position)
+        assert got.dtype == torch.float32 and got.shape == expected.shape
+        error = ((got - expected).norm() / expected.norm()).item()
+        assert 0 < error < TOLERANCE[quantization], (position, error)
+    # On CPUs with AVX512-BF16, bitsandbytes repacks nf4 weights at their first forward, into a little less.
+    assert span.memory_bytes() <= 2 * block_cost(family_for(config), config, "float32", quantization, 0).weight_bytes
 
 
 def test_float_block_is_left_as_it_is_and_unknown_kinds_are_refused():

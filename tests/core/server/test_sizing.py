@@ -19,9 +19,10 @@ from tests.core.server.test_block_cost import SMOLLM2
 from tests.core.server.test_resources import FakeNVML
 
 
-def plan(device: str, dtype: str = "bfloat16") -> ModelPlan:
+def plan(device: str, dtype: str = "bfloat16", quantization: str = "none") -> ModelPlan:
     config = LlamaConfig(**SMOLLM2)
-    return ModelPlan(ModelSource("smollm2", Path(".")), config, family_for(config), dtype, torch.device(device))
+    return ModelPlan(ModelSource("smollm2", Path(".")), config, family_for(config), dtype, torch.device(device),
+                     quantization)
 
 
 def settings(*overrides: str) -> Settings:
@@ -35,6 +36,14 @@ def test_gpu_blocks_fill_free_vram_minus_the_reserve():
     assert fitting_blocks(smol, settings("server.vram_reserve_gb=1"), nvml) == 7
     assert fitting_blocks(smol, settings("server.vram_reserve_gb=0"), nvml) == 30  # capped at the model
     assert fitting_blocks(plan("cuda:1"), settings(), FakeNVML([0, 100 * GIB])) == 30
+
+
+def test_quantized_blocks_are_sized_as_quantized():
+    free = FakeNVML([GIB + 7 * block_cost(plan("cuda").family, plan("cuda").config, "bfloat16",
+                                          cache_tokens=8192).total_bytes])
+    counts = {q: fitting_blocks(plan("cuda", quantization=q), settings("server.vram_reserve_gb=1"), free)
+              for q in ("none", "int8", "nf4")}
+    assert counts["none"] == 7 and 7 < counts["int8"] < counts["nf4"] <= 30, counts
 
 
 def test_no_room_for_one_block_is_a_clear_error():
