@@ -33,7 +33,7 @@ from core.dtypes import FLOAT_DTYPES  # noqa: E402
 from core.models import family_for  # noqa: E402
 from core.models.source import ModelSource  # noqa: E402
 from core.server.block_cost import block_cost, kv_bytes_per_token, kv_heads_and_dim  # noqa: E402
-from core.server.loading import ModelPlan  # noqa: E402
+from core.server.loading import ModelPlan, open_device  # noqa: E402
 from core.server.preallocated_cache import PreallocatedLayer  # noqa: E402
 from core.server.quantize import module_bytes, quantize_linears  # noqa: E402
 from core.server.resources import gpu_free_bytes  # noqa: E402
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quantizations", default="none,int8,nf4")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    device = torch.device(args.device)
+    device = open_device(args.device)  # as the server does: the CUDA context exists before sizing
     config = LlamaConfig(**SHAPES[args.shape])
     settings = Settings.load([], path=Path("/nonexistent/meadow-bench-settings.json"))  # the defaults
     import bitsandbytes

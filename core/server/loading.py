@@ -52,7 +52,7 @@ def plan_model(model: str, device_name: str, dtype_name: str, quantization: str 
     cuda = device_name in ("auto", "cuda") and torch.cuda.is_available()
     device_name, dtype_name = choose_device_and_dtype(device_name, dtype_name, cuda,
                                                       cuda and torch.cuda.is_bf16_supported())
-    device = _device(device_name)
+    device = open_device(device_name)
     logger.info("Blocks will run on %s in %s", device, dtype_name)
     if device.type == "cpu" and dtype_name == "float16":
         raise UserFacingError("float16 is not supported on CPU; use --dtype float32 or bfloat16")
@@ -88,7 +88,12 @@ def load_span(plan: ModelPlan, start: int, end: int) -> BlockSpan:
     return span
 
 
-def _device(name: str) -> torch.device:
+def open_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise UserFacingError("--device cuda needs an NVIDIA GPU with a CUDA build of torch")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda":
+        # Start the CUDA context now: its few hundred MiB are then already used when the server reads free
+        # memory to size its blocks, rather than coming out of the reserve the pause monitor guards.
+        torch.empty(0, device=device)
+    return device
