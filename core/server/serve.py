@@ -81,8 +81,8 @@ def _announcer(dht: DHT, plan: ModelPlan, start: int, end: int, options: ServeOp
 
     record = ServerRecord(
         peer_id=identity.peer_id.to_base58(), state="joining", model=plan.name, start=start, end=end,
-        throughput=settings["server.throughput"], dtype=plan.dtype_name, quantization=plan.quantization, public_name=settings["server.public_name"],
-        cache_tokens_free=settings["server.max_length"],
+        throughput=settings["server.throughput"], dtype=plan.dtype_name, quantization=plan.quantization,
+        public_name=settings["server.public_name"], cache_tokens_free=settings["server.max_length"],
     )
     owner_key = RSASignatureValidator(identity.private_key).local_public_key
     return Announcer(dht, options.swarm.namespace, record, owner_key, settings["server.announce_period"],
