@@ -11,7 +11,7 @@ from app.status_model import StatusModel
 from app.tray_state import headline
 from app.units import format_bytes, format_count, format_duration
 
-FIELDS = ("swarm", "peers", "model", "blocks", "requests", "tokens", "speed", "ram", "vram", "pause")
+FIELDS = ("swarm", "peers", "model", "blocks", "compute", "requests", "tokens", "speed", "ram", "vram", "pause")
 
 
 class DashboardWindow(QMainWindow):
@@ -63,7 +63,7 @@ class DashboardWindow(QMainWindow):
     def _form(self) -> QGroupBox:
         box = QGroupBox("This computer in the swarm")
         form = QFormLayout(box)
-        labels = ("Swarm", "Peers", "Model", "Our blocks", "Requests served", "Tokens served", "Speed",
+        labels = ("Swarm", "Peers", "Model", "Our blocks", "Computed on", "Requests served", "Tokens served", "Speed",
                   "Memory (RAM)", "Memory (VRAM)", "Pause")
         for label, name in zip(labels, FIELDS):
             form.addRow(label, self.values[name])
@@ -89,6 +89,15 @@ class DashboardWindow(QMainWindow):
         return row
 
 
+def _compute(serving: dict) -> str:
+    """Where our server computes and in what format: "cuda:0, bfloat16, nf4", "cpu, float32" or "-"."""
+    if not serving.get("device"):
+        return "-"
+    quantization = serving.get("quantization")
+    return ", ".join([serving["device"], serving.get("dtype") or "?"]
+                     + ([quantization] if quantization and quantization != "none" else []))
+
+
 def describe(status: dict, served_speed: float | None) -> dict[str, str]:
     """The dashboard's texts for one /api/status answer."""
     swarm, serving = status["swarm"], status["serving"]
@@ -103,6 +112,7 @@ def describe(status: dict, served_speed: float | None) -> dict[str, str]:
         "peers": "-" if swarm.get("peers") is None else str(swarm["peers"]),
         "model": f"{serving.get('model', '-')}" + (f" ({model['num_blocks']} blocks)" if model else ""),
         "blocks": f"{blocks[0]}-{blocks[1] - 1}" if blocks else "none",
+        "compute": _compute(serving),
         "requests": format_count(serving.get("requests_served")),
         "tokens": format_count(serving.get("tokens_served")),
         "speed": "-" if served_speed is None else f"{served_speed:.1f} tokens/s served",

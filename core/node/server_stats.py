@@ -1,4 +1,5 @@
-"""Requests and tokens our own server child has served, read over P2P from its rpc_info."""
+"""Requests and tokens our own server child has served, and where and how it computes, read over P2P from its
+rpc_info."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,8 @@ logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 1.0
 RATE_SECONDS = 5.0
-_FIELDS = ("requests_served", "tokens_served", "open_sessions", "cache_tokens_free", "queue_depth")
+_FIELDS = ("requests_served", "tokens_served", "open_sessions", "cache_tokens_free", "queue_depth", "device", "dtype",
+           "quantization")
 
 
 class ServerStatsReader:

@@ -96,7 +96,7 @@ class BlockServicer(ServicerBase):
         return response([], {
             "version": __version__, "protocol": list(PROTOCOL_VERSION), "model": self.model,
             "start": self.span.start, "end": self.span.end, "dtype": str(self.span.dtype).removeprefix("torch."),
-            "quantization": self.span.quantization,
+            "quantization": self.span.quantization, "device": str(self.span.device),
             "hidden_size": self.span.hidden_size, "max_length": self.limits.max_length,
             "open_sessions": self.stats.open_sessions, "cache_tokens_free": self.cache_tokens_free,
             "queue_depth": self.scheduler.queue_depth, "draining": self.admission.draining.is_set(),

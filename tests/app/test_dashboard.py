@@ -15,6 +15,8 @@ def test_dashboard_shows_the_node(qtbot, node, desktop):
     values = {name: label.text() for name, label in window.values.items()}
     assert values["swarm"].startswith("public")
     assert values["model"] == "smollm2-135m-instruct (30 blocks)"
+    # server.device and server.dtype are auto, and there is no GPU; read from the server's rpc_info
+    qtbot.waitUntil(lambda: window.values["compute"].text() == "cpu, float32", timeout=10_000)
     assert values["ram"].endswith("iB")
     assert values["pause"] == "not paused"
     # The node's view of the swarm refreshes on its own period, so coverage may follow a little later.
