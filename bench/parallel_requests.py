@@ -8,9 +8,11 @@ answer was the same both ways.
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,11 +24,11 @@ from tests.helpers.node import NodeHandle  # noqa: E402
 from tests.helpers.processes import kill_leftovers  # noqa: E402
 
 MODEL = "smollm2-135m-instruct"
-CLIENTS = 4
 TOKENS = 48
 REPEATS = 3
 PROMPTS = ["The history of Rome begins", "A recipe for bread:", "The planets of the solar system are",
            "Ten tips for learning to program:"]
+CLIENTS = len(PROMPTS)
 
 
 def complete(node: NodeHandle, prompt: str) -> tuple[str, int]:
@@ -37,16 +39,14 @@ def complete(node: NodeHandle, prompt: str) -> tuple[str, int]:
     return answer["choices"][0]["text"], answer["usage"]["completion_tokens"]
 
 
-def one_by_one(node: NodeHandle) -> tuple[list[str], float]:
-    started = time.perf_counter()
-    answers = [complete(node, prompt) for prompt in PROMPTS[:CLIENTS]]
-    return [text for text, _ in answers], sum(tokens for _, tokens in answers) / (time.perf_counter() - started)
+Mapper = Callable[[Callable[[str], tuple[str, int]], Iterable[str]], Iterable[tuple[str, int]]]
 
 
-def at_once(node: NodeHandle) -> tuple[list[str], float]:
+def timed(node: NodeHandle, each: Mapper) -> tuple[list[str], float]:
+    """Every prompt's answer, asked through `each` (map: one by one; a pool's map: at once), and the total
+    tokens per second."""
     started = time.perf_counter()
-    with ThreadPoolExecutor(CLIENTS) as pool:
-        answers = list(pool.map(lambda prompt: complete(node, prompt), PROMPTS[:CLIENTS]))
+    answers = list(each(lambda prompt: complete(node, prompt), PROMPTS))
     return [text for text, _ in answers], sum(tokens for _, tokens in answers) / (time.perf_counter() - started)
 
 
@@ -55,17 +55,18 @@ def main() -> None:
                              "--set", f"node.max_sessions={CLIENTS}"], ready_timeout=180)
     try:
         node.wait_for_state("serving", 300)
-        one_by_one(node)  # warm up the client model and the server
+        timed(node, map)  # warm up the client model and the server
         sequential, parallel, same = [], [], True
         for repeat in range(REPEATS):
-            texts_alone, rate_alone = one_by_one(node)
-            texts_together, rate_together = at_once(node)
+            texts_alone, rate_alone = timed(node, map)
+            with ThreadPoolExecutor(CLIENTS) as pool:
+                texts_together, rate_together = timed(node, pool.map)
             sequential.append(rate_alone)
             parallel.append(rate_together)
             same = same and texts_alone == texts_together
             print(f"run {repeat + 1}: one by one {rate_alone:.1f} tokens/s, {CLIENTS} at once "
                   f"{rate_together:.1f} tokens/s", flush=True)
-        alone, together = sorted(sequential)[REPEATS // 2], sorted(parallel)[REPEATS // 2]
+        alone, together = statistics.median(sequential), statistics.median(parallel)
         print(f"median total tokens/s: one by one {alone:.1f}, {CLIENTS} at once {together:.1f}; "
               f"ratio at once/one by one = {together / alone:.2f}; same answers both ways: {same}")
     finally:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from core import __version__
+from core.config import lookup
 from core.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
@@ -53,14 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--model", required=True, help="model id, local HF folder or HF hub id")
     serve.add_argument("--blocks", default=None, metavar="A:B", help="serve blocks A to B-1")
     serve.add_argument("--num-blocks", type=int, default=None, metavar="N", help="serve N blocks the swarm needs")
-    serve.add_argument("--device", default=None, choices=["auto", "cuda", "cpu"],
-                       help="where the blocks run (default: setting server.device, auto: the GPU if torch sees one)")
-    serve.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"],
-                       help="the blocks' number format (default: setting server.dtype, auto: bfloat16 on a GPU, "
-                            "float32 on CPU)")
-    serve.add_argument("--quantization", default=None, choices=["none", "int8", "nf4"],
-                       help="store linear weights in 8 or 4 bits with bitsandbytes (default: setting "
-                            "server.quantization, none)")
+    # Each defaults to its setting (server.device, server.dtype, server.quantization), whose values it takes.
+    serve.add_argument("--device", default=None, choices=lookup("server.device").choices,
+                       help="where the blocks run (auto: the GPU if torch sees one)")
+    serve.add_argument("--dtype", default=None, choices=lookup("server.dtype").choices,
+                       help="the blocks' number format (auto: bfloat16 on a GPU, float32 on CPU)")
+    serve.add_argument("--quantization", default=None, choices=lookup("server.quantization").choices,
+                       help="store linear weights in 8 or 4 bits with bitsandbytes")
     _add_swarm(serve)
     _add_host(serve)
     _add_common(serve)

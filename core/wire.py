@@ -13,6 +13,10 @@ from hivemind.compression import deserialize_torch_tensor, serialize_torch_tenso
 from hivemind.proto import runtime_pb2
 
 MAX_METADATA_BYTES = 64 * 1024
+# How a server's refusals begin, so that clients tell them apart from failures: no cache room now (try
+# another server or later), or shutting down (continue elsewhere).
+BUSY = "busy:"
+DRAINING = "draining:"
 
 
 class WireError(ValueError):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from core.errors import RemoteCallError
-from core.server.admission import BUSY, DRAINING
+from core.wire import BUSY, DRAINING
 
 
 class ServerBusyError(RemoteCallError):

@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-import torch
 from transformers import TextStreamer
 
 from core.config import Settings
 from core.errors import UserFacingError
+from core.models.prompts import encode_prompt
 from core.swarm.dht import SwarmSelection
 
 
@@ -33,12 +33,3 @@ def run_generate(args: argparse.Namespace, swarm: SwarmSelection, settings: Sett
         sys.stdout.flush()
     finally:
         model.shutdown()
-
-
-def encode_prompt(tokenizer, prompt: str | list[dict[str, str]]) -> torch.Tensor:
-    """Token ids of a plain prompt, or of a conversation (messages with "role" and "content") in the model's
-    own chat template, ready for the assistant's reply; callers check first that the model has a template."""
-    if isinstance(prompt, str):
-        return tokenizer(prompt, return_tensors="pt")["input_ids"]
-    encoded = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    return encoded["input_ids"]

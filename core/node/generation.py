@@ -36,6 +36,11 @@ class Sampling:
         """Whether tokens are drawn at random (otherwise greedy)."""
         return self.temperature > 0
 
+    @property
+    def seeded(self) -> bool:
+        """Whether the draws must follow `seed`: the same text whatever else runs."""
+        return self.samples and self.seed is not None
+
     def generate_arguments(self) -> dict:
         if not self.samples:
             return {"do_sample": False}
@@ -141,7 +146,7 @@ class RandomState:
         """The hold a request with these settings needs while it generates."""
         if not sampling.samples:
             return nullcontext()
-        return self.alone() if sampling.seed is not None else self.shared()
+        return self.alone() if sampling.seeded else self.shared()
 
 
 class Generator:
@@ -162,7 +167,7 @@ class Generator:
         assert generation.deltas is not None
         sampling = generation.sampling
         with self.random_state.for_sampling(sampling):
-            if sampling.samples and sampling.seed is not None:
+            if sampling.seeded:
                 torch.manual_seed(sampling.seed)
             return generation.loaded.model.generate(
                 generation.prompt_ids, session=generation.session, max_new_tokens=sampling.max_tokens,

@@ -10,7 +10,7 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.client.generate_command import encode_prompt
+from core.models.prompts import encode_prompt
 from core.node.api_errors import ApiError
 
 _SEED_RANGE = {"ge": -(2 ** 63), "le": 2 ** 64 - 1}  # what torch.manual_seed accepts

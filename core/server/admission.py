@@ -10,12 +10,10 @@ import logging
 from collections.abc import Callable
 
 from core.server.memory import CacheBudget, CacheFull
-from core.wire import WireError
+from core.wire import BUSY, DRAINING, WireError
 
 logger = logging.getLogger(__name__)
 
-BUSY = "busy:"
-DRAINING = "draining:"
 # After the drain time is up, how long open sessions get to finish the step in flight and close.
 CLOSE_GRACE_SECONDS = 5.0
 

@@ -23,11 +23,11 @@ from hivemind.p2p import P2PContext, ServicerBase
 from hivemind.proto import runtime_pb2
 
 from core import PROTOCOL_VERSION, __version__
-from core.server.admission import DRAINING, Admission
+from core.server.admission import Admission
 from core.server.blocks import BlockSpan
 from core.server.scheduler import ComputeScheduler, Priority
 from core.swarm.auth import AccessDenied, RpcAuthorizer
-from core.wire import WireError, decode_metadata, decode_tensor, require, response
+from core.wire import DRAINING, WireError, decode_metadata, decode_tensor, require, response
 
 logger = logging.getLogger(__name__)
 

@@ -14,6 +14,11 @@ def reference_and_span(config: PretrainedConfig, start: int, end: int) -> tuple[
     torch.manual_seed(0)
     config._attn_implementation = "sdpa"
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
+    return model, span_of(model, start, end)
+
+
+def span_of(model: PreTrainedModel, start: int, end: int, quantization: str = "none") -> BlockSpan:
+    """A float32 CPU span of `model`'s blocks [start, end), its linear weights quantized as asked."""
     state = {name: tensor for name, tensor in model.state_dict().items() if name.startswith("model.layers.")}
-    span = BlockSpan(family_for(config), config, start, end, state, torch.float32, torch.device("cpu"))
-    return model, span
+    return BlockSpan(family_for(model.config), model.config, start, end, state, torch.float32, torch.device("cpu"),
+                     quantization)

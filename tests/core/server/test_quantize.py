@@ -13,9 +13,8 @@ from transformers import LlamaConfig
 from core.errors import UserFacingError
 from core.models import family_for
 from core.server.block_cost import block_cost
-from core.server.blocks import BlockSpan
 from core.server.quantize import module_bytes, quantize_linears
-from tests.helpers.block_spans import reference_and_span
+from tests.helpers.block_spans import reference_and_span, span_of
 
 ROOT = Path(__file__).resolve().parents[3]
 # Odd row counts and a weight count that is not a multiple of the nf4 block size (64): the layout's edges.
@@ -61,8 +60,7 @@ def test_quantized_block_holds_what_the_estimate_says(quantization):
 def test_a_quantized_span_computes_close_to_the_float_one_with_and_without_a_cache(quantization):
     config = LlamaConfig(**SHAPE)
     model, exact = reference_and_span(config, 0, 2)
-    state = {name: tensor for name, tensor in model.state_dict().items() if name.startswith("model.layers.")}
-    span = BlockSpan(family_for(config), config, 0, 2, state, torch.float32, torch.device("cpu"), quantization)
+    span = span_of(model, 0, 2, quantization)
     assert span.memory_bytes() == 2 * block_cost(family_for(config), config, "float32", quantization, 0).weight_bytes
     assert span.memory_bytes() < exact.memory_bytes() * (0.3 if quantization == "int8" else 0.2)  # from float32
 
