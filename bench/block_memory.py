@@ -31,11 +31,12 @@ from transformers import LlamaConfig  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.dtypes import FLOAT_DTYPES  # noqa: E402
 from core.models import family_for  # noqa: E402
+from core.models.layout import model_layout  # noqa: E402
 from core.models.source import ModelSource  # noqa: E402
 from core.server.block_cost import block_cost, kv_bytes_per_token, kv_heads_and_dim  # noqa: E402
 from core.server.loading import ModelPlan, open_device  # noqa: E402
 from core.server.preallocated_cache import PreallocatedLayer  # noqa: E402
-from core.server.quantize import module_bytes, quantize_linears  # noqa: E402
+from core.server.quantize import module_bytes, quantize_block  # noqa: E402
 from core.server.resources import gpu_free_bytes  # noqa: E402
 from core.server.sizing import fit  # noqa: E402
 
@@ -73,7 +74,7 @@ class Memory:
 
 
 def sizing(config: LlamaConfig, dtype: str, device: torch.device, settings: Settings) -> dict[str, Any]:
-    plan = ModelPlan(ModelSource("bench-shape", Path(".")), config, family_for(config), dtype, device)
+    plan = ModelPlan(ModelSource("bench-shape", Path(".")), model_layout(config, family_for(config)), dtype, device)
     chosen = fit(plan, settings)
     return {"gpu_free_bytes": gpu_free_bytes(), "usable_bytes": chosen.usable_bytes,
             "block_bytes": chosen.cost.total_bytes, "blocks_chosen": chosen.blocks,
@@ -88,7 +89,7 @@ def one_block(config: LlamaConfig, dtype: str, quantization: str, device: torch.
     before = memory.settle()
     started = time.perf_counter()
     with torch.no_grad():
-        block = block.to(device) if quantization == "none" else quantize_linears(block, quantization, device)
+        block = block.to(device) if quantization == "none" else quantize_block(block, quantization, device)
     counted = module_bytes(block)
     held, peak = memory.held(before, counted)
     estimate = block_cost(family, config, dtype, quantization, cache_tokens=0).weight_bytes

@@ -23,10 +23,10 @@ from core.client.inference import InferenceSession
 from core.client.routing import wait_for_route
 from core.client.swarm_client import SwarmClient
 from core.config import Settings
-from core.models import family_for
 from core.models.family import ModelFamily
+from core.models.layout import ModelLayout
 from core.models.source import ModelSource, resolve_model
-from core.models.weights import load_config, load_tensors
+from core.models.weights import load_layout, load_tensors
 from core.swarm.dht import SwarmSelection
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class DistributedCausalLM:
 
     _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
 
-    def _setup(self, swarm_client: SwarmClient, model_name: str, family: ModelFamily, settings: Settings) -> None:
+    def _setup(self, swarm_client: SwarmClient, model_name: str, settings: Settings) -> None:
         self.swarm_client = swarm_client
         self.model_name = model_name
         self.settings = settings
@@ -126,16 +126,18 @@ class DistributedCausalLM:
             raise ValueError("Padded batches are not supported through the swarm yet; generate each prompt alone")
         if inputs_embeds is None:
             inputs_embeds = self.model.embed_tokens(input_ids)
+        hidden = inputs_embeds if self.model.embedding_norm is None else self.model.embedding_norm(inputs_embeds)
         session = cache.session if isinstance(cache, SessionCache) else self._active_session
         if session is not None:
-            hidden = session.step(inputs_embeds, token_ids=input_ids)
+            hidden = session.step(hidden, token_ids=input_ids)
         else:
-            with self.inference_session(max_length=inputs_embeds.shape[1], spread=True) as one_shot:
-                hidden = one_shot.step(inputs_embeds)
-        hidden = self.model.norm(hidden)
+            with self.inference_session(max_length=hidden.shape[1], spread=True) as one_shot:
+                hidden = one_shot.step(hidden)
+        hidden = self.model.norm(hidden.to(inputs_embeds.dtype))  # the last server's dtype may differ from ours
         if logits_to_keep:
             hidden = hidden[:, -logits_to_keep:, :]
-        return CausalLMOutputWithPast(logits=self.lm_head(hidden), cache=cache)
+        logits = self.family.transform_logits(self.config, self.lm_head(hidden))
+        return CausalLMOutputWithPast(logits=logits, cache=cache)
 
     def shutdown(self) -> None:
         self.swarm_client.shutdown()
@@ -193,14 +195,10 @@ class AutoDistributedModelForCausalLM:
         if dht is not None:
             selection.new_swarm = True  # the caller's DHT is already part of a swarm
         source = model_id if isinstance(model_id, ModelSource) else resolve_model(model_id)
-        config = load_config(source)
-        family = family_for(config)
-        model = build_client_model(family, config)
-        names = {"model.embed_tokens.weight", "model.norm.weight"}
-        if not config.tie_word_embeddings:
-            names.add("lm_head.weight")
-        _assign(model, load_tensors(source, config, names, dtype), config)
-        model._setup(swarm_client or SwarmClient(selection, settings, dht), source.dht_name, family, settings)
+        layout = load_layout(source)
+        model = build_client_model(layout.family, layout.decoder_config)
+        _assign(model, load_tensors(source, layout, layout.client_names(), dtype), layout)
+        model._setup(swarm_client or SwarmClient(selection, settings, dht), source.dht_name, settings)
         return model
 
 
@@ -217,20 +215,29 @@ def build_client_model(family: ModelFamily, config: PretrainedConfig) -> Distrib
     return model
 
 
-def _client_init(self, config: PretrainedConfig, family: ModelFamily) -> None:
+def _client_init(self: Any, config: PretrainedConfig, family: ModelFamily) -> None:
     family.pretrained_base.__init__(self, config)
     self.generation_config = GenerationConfig.from_model_config(config)
+    self.family = family
     self.model = nn.Module()
-    self.model.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+    self.model.embed_tokens = family.build_embedding(config)
+    self.model.embedding_norm = family.build_embedding_norm(config)
     self.model.norm = family.build_norm(config)
     self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
 
 
-def _assign(model: nn.Module, tensors: dict[str, torch.Tensor], config: PretrainedConfig) -> None:
-    model.model.embed_tokens.weight = nn.Parameter(tensors["model.embed_tokens.weight"], requires_grad=False)
-    model.model.norm.weight = nn.Parameter(tensors["model.norm.weight"], requires_grad=False)
-    if config.tie_word_embeddings:
+def _assign(model: Any, tensors: dict[str, torch.Tensor], layout: ModelLayout) -> None:
+    """Put the checkpoint's client tensors in place (found by the layout's prefixes) and tie the head if tied."""
+    parts: list[tuple[nn.Module, str | None]] = [(model.model.embed_tokens, layout.embedding),
+                                                 (model.model.norm, layout.final_norm),
+                                                 (model.model.embedding_norm, layout.embedding_norm)]
+    if not layout.tied:
+        parts.append((model.lm_head, layout.head))
+    for module, prefix in parts:
+        if module is not None and prefix is not None:
+            state = {name[len(prefix):]: tensor for name, tensor in tensors.items() if name.startswith(prefix)}
+            module.load_state_dict(state, strict=True, assign=True)
+    if layout.tied:
         model.lm_head.weight = model.model.embed_tokens.weight
-    else:
-        model.lm_head.weight = nn.Parameter(tensors["lm_head.weight"], requires_grad=False)
+    model.requires_grad_(False)
     model.eval()

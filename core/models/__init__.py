@@ -10,9 +10,13 @@ from core.models.llama import LLAMA, MISTRAL
 FAMILIES: tuple[ModelFamily, ...] = (LLAMA, MISTRAL)
 
 
+def supported_model_types() -> list[str]:
+    return [model_type for family in FAMILIES for model_type in family.model_types]
+
+
 def family_for(config: PretrainedConfig) -> ModelFamily:
     for family in FAMILIES:
         if config.model_type in family.model_types:
             return family
-    supported = ", ".join(t for family in FAMILIES for t in family.model_types)
-    raise UserFacingError(f"Architecture {config.model_type!r} is not supported yet (supported: {supported}).")
+    raise UserFacingError(f"Architecture {config.model_type!r} is not supported yet "
+                          f"(supported: {', '.join(supported_model_types())}).")

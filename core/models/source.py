@@ -5,7 +5,6 @@ The id stays the model's name in the swarm (DHT keys), so every peer must use th
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import re
 import sys
@@ -112,12 +111,3 @@ def ensure_file(source: ModelSource, filename: str, optional: bool = False) -> P
         if optional:
             return path
         raise ModelNotFoundError(f"{source.model_id} on the hub has no {filename}") from None
-
-
-def safetensors_files_for(folder: Path, tensor_names: list[str]) -> list[str]:
-    """The shard file names that hold `tensor_names` (from model.safetensors.index.json if sharded)."""
-    index = folder / "model.safetensors.index.json"
-    if not index.is_file():
-        return ["model.safetensors"]
-    weight_map = json.loads(index.read_text())["weight_map"]
-    return sorted({weight_map[name] for name in tensor_names if name in weight_map})

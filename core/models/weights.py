@@ -1,8 +1,7 @@
 """Load a model's config, tokenizer and only the tensors a peer needs, from GGUF or safetensors.
 
-The GGUF path reuses transformers' own tensor processors and name map, so every tensor equals what
-`AutoModelForCausalLM.from_pretrained(folder, gguf_file=...)` holds (same dequantization, same Q/K
-un-permutation), while reading only the requested tensors from the memory-mapped file.
+Both paths reuse transformers' own name maps and conversions (core/models/checkpoint.py, gguf_tensors.py), so
+every tensor equals what `AutoModelForCausalLM.from_pretrained` holds, while reading only the requested ones.
 """
 from __future__ import annotations
 
@@ -11,15 +10,16 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable
 
-import numpy as np
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig
+from transformers import AutoConfig, PretrainedConfig
 
-from core.models.gguf_index import GGUFIndex
-from core.models.source import ModelSource, ensure_file, safetensors_files_for
+from core.errors import UserFacingError, format_ranges
+from core.models.checkpoint import CheckpointNames, checkpoint_files
+from core.models.gguf_tensors import GGUFNames
+from core.models.layout import ModelLayout, model_layout
+from core.models.source import ModelSource
 from core.paths import meadow_home, write_atomically
 
 logger = logging.getLogger(__name__)
@@ -28,13 +28,20 @@ ProgressCallback = Callable[[int, int], None]
 
 
 def load_config(source: ModelSource) -> PretrainedConfig:
-    """The model's config (for GGUF: parsed from its metadata once, then cached), with sdpa attention."""
+    """The model's config (for GGUF: parsed from its metadata once, then cached). Its attention and experts
+    implementations are settled by core.models.layout.model_layout, as from_pretrained settles them."""
     if source.gguf_file is None:
-        config = AutoConfig.from_pretrained(source.folder)
-    else:
-        config = _cached_gguf_config(source)
-    config._attn_implementation = "sdpa"  # what from_pretrained picks on CPU and CUDA; blocks must match it
-    return config
+        config: PretrainedConfig = AutoConfig.from_pretrained(source.folder)
+        return config
+    return _cached_gguf_config(source)
+
+
+def load_layout(source: ModelSource) -> ModelLayout:
+    """The model's layout (core/models/layout.py): its architecture, decoder config and where its parts are."""
+    from core.models import family_for
+
+    config = load_config(source)
+    return model_layout(config, family_for(config))
 
 
 def _cached_gguf_config(source: ModelSource) -> PretrainedConfig:
@@ -76,87 +83,47 @@ def _gguf_digest(source: ModelSource) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def block_tensor_names(config: PretrainedConfig, prefix_template: str, indices: Iterable[int]) -> set[str]:
-    """Full state-dict names of the tensors of the given blocks."""
-    wanted_prefixes = tuple(prefix_template.format(index=index) for index in indices)
-    return {name for name in _meta_state_dict_names(config) if name.startswith(wanted_prefixes)}
-
-
 def load_tensors(
     source: ModelSource,
-    config: PretrainedConfig,
+    layout: ModelLayout,
     names: set[str],
     dtype: torch.dtype,
     progress: ProgressCallback | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Read exactly the tensors `names` (state-dict names) and nothing else."""
+    """Read exactly the tensors `names` (state-dict names of `layout`'s model) and nothing else, as transformers'
+    own loader produces them; UserFacingError if the checkpoint lacks some or holds them in another shape."""
     if source.gguf_file is not None:
-        tensors = _load_from_gguf(source, config, names, progress)
+        tensors = GGUFNames(source.gguf_path, layout.meta).read(names, progress)
     else:
-        tensors = _load_from_safetensors(source, names, progress)
+        tensors = CheckpointNames(layout.meta, checkpoint_files(source)).read(source, names, progress)
+    tensors = {name: tensor for name, tensor in tensors.items() if name in names}
+    check_tensors(layout, names, tensors)
     return {name: tensor.to(dtype) if tensor.is_floating_point() else tensor for name, tensor in tensors.items()}
 
 
-def _meta_state_dict_names(config: PretrainedConfig) -> list[str]:
-    return list(_meta_model(config).state_dict().keys())
+def check_tensors(layout: ModelLayout, names: set[str], tensors: dict[str, torch.Tensor]) -> None:
+    """UserFacingError naming what is missing or misshapen, with the blocks affected."""
+    missing = sorted(names - set(tensors))
+    if missing:
+        blocks = sorted({index for name in missing if (index := layout.block_index(name)) is not None})
+        where = f"blocks {format_ranges(blocks)}" if blocks else ", ".join(missing[:3])
+        raise UserFacingError(f"The checkpoint lacks tensors of {where} (e.g. {missing[0]}); its config says the "
+                              f"model has {layout.num_blocks} blocks. Is the config the one of these weights?")
+    for name, tensor in sorted(tensors.items()):
+        if tuple(tensor.shape) != layout.shapes[name]:
+            raise UserFacingError(f"Checkpoint tensor {name} has shape {list(tensor.shape)}, but the config makes "
+                                  f"it {list(layout.shapes[name])}. Is the config the one of these weights?")
 
 
-def _meta_model(config: PretrainedConfig) -> torch.nn.Module:
-    with torch.device("meta"):
-        return AutoModelForCausalLM.from_config(config)
-
-
-def _load_from_gguf(
-    source: ModelSource, config: PretrainedConfig, names: set[str], progress: ProgressCallback | None
-) -> dict[str, torch.Tensor]:
-    from gguf import dequantize
-    from transformers.modeling_gguf_pytorch_utils import TENSOR_PROCESSORS, TensorProcessor
-
-    index = GGUFIndex(source.gguf_path)  # memory-mapped: untouched tensors are never read
-    processor = TENSOR_PROCESSORS.get(index.architecture, TensorProcessor)(config=config.to_dict())
-    gguf_to_hf = gguf_name_map(config, processor, names)
-    wanted = [tensor for tensor in index.tensors if tensor.name in gguf_to_hf]
-    tensors: dict[str, torch.Tensor] = {}
-    for done, tensor in enumerate(wanted, start=1):
-        # The same steps, in the same order, as transformers' load_gguf_checkpoint.
-        weights = dequantize(tensor.data, tensor.tensor_type)
-        result = processor.process(weights=weights, name=tensor.name, tensor_key_mapping=gguf_to_hf,
-                                   parsed_parameters={"tensors": {}, "config": config.to_dict()})
-        tensors[gguf_to_hf[result.name]] = torch.from_numpy(np.copy(result.weights))
-        if progress:
-            progress(done, len(wanted))
-    return tensors
-
-
-def gguf_name_map(config: PretrainedConfig, processor, names: set[str]) -> dict[str, str]:
-    """GGUF tensor name -> state-dict name, for `names`, as transformers' get_gguf_hf_weights_map maps them."""
-    from gguf import MODEL_ARCH_NAMES, get_tensor_name_map
-
-    arch = next(key for key, value in MODEL_ARCH_NAMES.items() if value == config.model_type)
-    name_map = get_tensor_name_map(arch, config.num_hidden_layers)
-    mapping = {}
-    for hf_name in names:
-        base, _, suffix = processor.preprocess_name(hf_name).rpartition(".")
-        gguf_name = name_map.get_name(base)
-        if gguf_name is not None:
-            mapping[f"{gguf_name}.{suffix}"] = hf_name
-    return mapping
-
-
-def _load_from_safetensors(
-    source: ModelSource, names: set[str], progress: ProgressCallback | None
-) -> dict[str, torch.Tensor]:
-    from safetensors import safe_open
-
-    tensors: dict[str, torch.Tensor] = {}
-    index = ensure_file(source, "model.safetensors.index.json", optional=True)
-    files = safetensors_files_for(index.parent, sorted(names)) if index.is_file() else ["model.safetensors"]
-    for filename in files:
-        path: Path = ensure_file(source, filename)
-        with safe_open(str(path), framework="pt") as handle:
-            for name in handle.keys():
-                if name in names:
-                    tensors[name] = handle.get_tensor(name)
-                    if progress:
-                        progress(len(tensors), len(names))
-    return tensors
+def check_block_count(source: ModelSource, layout: ModelLayout) -> None:
+    """UserFacingError unless the weights hold exactly the blocks the config says the model has."""
+    if source.gguf_file is not None:
+        found = GGUFNames(source.gguf_path, layout.meta).block_indices
+    else:
+        renamed = CheckpointNames(layout.meta, checkpoint_files(source)).renamed
+        found = {index for name in renamed if (index := layout.block_index(name)) is not None}
+    if found != set(range(layout.num_blocks)):
+        held = f"blocks {format_ranges(sorted(found))} ({len(found)} blocks)" if found else "no blocks at all"
+        raise UserFacingError(
+            f"The config of {source.model_id} says the model has {layout.num_blocks} blocks (num_hidden_layers), "
+            f"but its weights hold {held}. Use the config that came with these weights.")

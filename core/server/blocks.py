@@ -5,17 +5,21 @@ import logging
 
 import torch
 from transformers import DynamicCache, PretrainedConfig
-from transformers.masking_utils import create_causal_mask
 
-from core.models.family import ModelFamily
-from core.server.preallocated_cache import PreallocatedCache
-from core.server.quantize import module_bytes, quantize_linears
+from core.models.family import ModelFamily, StepContext
+from core.server.preallocated_cache import span_cache
+from core.server.quantize import module_bytes, quantize_block
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_BLOCK_PREFIX = "model.layers.{index}."
+
 
 class BlockSpan:
-    """Blocks [start, end) of a model on one device, in one dtype."""
+    """Blocks [start, end) of a model on one device, computing in one dtype.
+
+    `tensors` are the blocks' weights by state-dict name (`block_prefix` says where block i's begin).
+    """
 
     def __init__(
         self,
@@ -27,26 +31,31 @@ class BlockSpan:
         dtype: torch.dtype,
         device: torch.device,
         quantization: str = "none",
+        block_prefix: str = DEFAULT_BLOCK_PREFIX,
     ):
-        self.config = config
+        self.family = family
+        self.config = config  # the decoder's config
         self.start = start
         self.end = end
         self.dtype = dtype
         self.device = device
         self.quantization = quantization  # of the linear layers' weights: none, int8 or nf4 (core/server/quantize.py)
-        self.blocks: list[torch.nn.Module] = []
-        for index in range(start, end):
-            prefix = family.block_prefix.format(index=index)
-            state = {name[len(prefix):]: tensor for name, tensor in tensors.items() if name.startswith(prefix)}
-            with torch.device("meta"):
-                block = family.build_block(config, index, index - start)
-            block.load_state_dict(state, strict=True, assign=True)
-            if quantization == "none":
-                block = block.to(device=device, dtype=dtype)
-            else:  # one block at a time, so the device never holds more than one block unquantized
-                block = quantize_linears(block.to(dtype=dtype), quantization, device)
-            self.blocks.append(block.eval().requires_grad_(False))
-        self.rotary = family.build_rotary(config).to(device)
+        self.kinds = family.attention_kinds(config)[start:end]
+        self.blocks = [self._build(index, block_prefix, tensors) for index in range(start, end)]
+        encoder = family.build_position_encoder(config)
+        self.position_encoder = None if encoder is None else encoder.to(device)
+
+    def _build(self, index: int, block_prefix: str, tensors: dict[str, torch.Tensor]) -> torch.nn.Module:
+        prefix = block_prefix.format(index=index)
+        state = {name[len(prefix):]: tensor for name, tensor in tensors.items() if name.startswith(prefix)}
+        with torch.device("meta"):
+            block = self.family.build_block(self.config, index, index - self.start)
+        block.load_state_dict(state, strict=True, assign=True)
+        if self.quantization == "none":
+            block = block.to(device=self.device, dtype=self.dtype)
+        else:  # one block at a time, so the device never holds more than one block unquantized
+            block = quantize_block(block.to(dtype=self.dtype), self.quantization, self.device)
+        return block.eval().requires_grad_(False)
 
     @property
     def hidden_size(self) -> int:
@@ -54,9 +63,7 @@ class BlockSpan:
 
     def new_cache(self, max_length: int | None = None) -> DynamicCache:
         """An empty attention cache; with `max_length`, one that never reallocates (see preallocated_cache.py)."""
-        if max_length is None:
-            return DynamicCache(config=self.config)
-        return PreallocatedCache(self.config, max_length)
+        return span_cache(self.config, self.start, self.end, max_length)
 
     @torch.inference_mode()
     def forward(
@@ -69,18 +76,20 @@ class BlockSpan:
     ) -> torch.Tensor:
         """Run blocks [start, end) (a sub-span of ours) on `hidden_states` that begin at `position`.
 
-        With a cache, keys and values are appended to it, exactly as transformers' own model does.
+        Hidden states of any float dtype are converted to ours first (mixed precision along a route); the result
+        is in ours. With a cache, keys and values are appended to it, exactly as transformers' own model does.
         """
-        hidden_states = hidden_states.to(self.device)
+        hidden_states = hidden_states.to(device=self.device, dtype=self.dtype)
         length = hidden_states.shape[1]
         position_ids = torch.arange(position, position + length, device=self.device).unsqueeze(0)
-        first_local = start - self.start
-        mask = create_causal_mask(config=self.config, inputs_embeds=hidden_states, attention_mask=None,
-                                  cache=cache, position_ids=position_ids, layer_idx=first_local)
-        position_embeddings = self.rotary(hidden_states, position_ids=position_ids)
-        for block in self.blocks[first_local:end - self.start]:
-            hidden_states = block(hidden_states, attention_mask=mask, position_ids=position_ids, cache=cache,
-                                  use_cache=cache is not None, position_embeddings=position_embeddings)
+        first, last = start - self.start, end - self.start
+        kinds: dict[str, int] = {}
+        for local in range(first, last):
+            kinds.setdefault(self.kinds[local], local)
+        context = StepContext(self.config, hidden_states, position_ids, cache, kinds, self.position_encoder)
+        inputs = self.family.block_inputs(context)
+        for local in range(first, last):
+            hidden_states = self.family.run_block(self.blocks[local], hidden_states, inputs[self.kinds[local]])
         return hidden_states
 
     def memory_bytes(self) -> int:

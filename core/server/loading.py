@@ -8,26 +8,35 @@ import torch
 from transformers import PretrainedConfig
 
 from core import events
+from core.dtypes import FLOAT_DTYPES
 from core.errors import UserFacingError
 from core.models.family import ModelFamily
+from core.models.layout import ModelLayout
 from core.models.source import ModelSource
 from core.server.blocks import BlockSpan
 from core.server.quantize import require_bitsandbytes
-from core.dtypes import FLOAT_DTYPES
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ModelPlan:
-    """What a server needs to load blocks of one model: its files, config and architecture."""
+    """What a server needs to load blocks of one model: its files, layout and architecture."""
 
     source: ModelSource
-    config: PretrainedConfig
-    family: ModelFamily
+    layout: ModelLayout
     dtype_name: str
     device: torch.device
     quantization: str = "none"  # of the blocks' linear weights: none, int8 or nf4
+
+    @property
+    def config(self) -> PretrainedConfig:
+        """The decoder's config: what blocks are built from."""
+        return self.layout.decoder_config
+
+    @property
+    def family(self) -> ModelFamily:
+        return self.layout.family
 
     @property
     def name(self) -> str:
@@ -45,9 +54,8 @@ class ModelPlan:
 def plan_model(model: str, device_name: str, dtype_name: str, quantization: str = "none") -> ModelPlan:
     """The model's files, config and architecture, on `device_name` in `dtype_name` (either may be "auto"),
     its linear weights quantized as asked."""
-    from core.models import family_for
     from core.models.source import resolve_model
-    from core.models.weights import load_config
+    from core.models.weights import check_block_count, load_layout
 
     cuda = device_name in ("auto", "cuda") and torch.cuda.is_available()
     device_name, dtype_name = choose_device_and_dtype(device_name, dtype_name, cuda,
@@ -59,8 +67,9 @@ def plan_model(model: str, device_name: str, dtype_name: str, quantization: str 
     if quantization != "none":
         require_bitsandbytes()  # before anything is announced or loaded
     source = resolve_model(model)
-    config = load_config(source)
-    return ModelPlan(source, config, family_for(config), dtype_name, device, quantization)
+    layout = load_layout(source)
+    check_block_count(source, layout)
+    return ModelPlan(source, layout, dtype_name, device, quantization)
 
 
 def choose_device_and_dtype(device: str, dtype: str, cuda_available: bool, bfloat16_supported: bool) -> tuple[str, str]:
@@ -75,15 +84,16 @@ def choose_device_and_dtype(device: str, dtype: str, cuda_available: bool, bfloa
 
 def load_span(plan: ModelPlan, start: int, end: int) -> BlockSpan:
     """Read blocks [start, end) (and nothing else) and build them on the plan's device, with progress events."""
-    from core.models.weights import block_tensor_names, load_tensors
+    from core.models.weights import load_tensors
 
     if not 0 <= start < end <= plan.num_blocks:
         raise UserFacingError(f"--blocks {start}:{end} is outside the model's {plan.num_blocks} blocks "
                               f"(0:{plan.num_blocks})")
-    names = block_tensor_names(plan.config, plan.family.block_prefix, range(start, end))
+    names = plan.layout.block_names(range(start, end))
     progress = lambda done, count: events.Loading(model=plan.name, done=done, total=count).emit()  # noqa: E731
-    tensors = load_tensors(plan.source, plan.config, names, plan.dtype, progress)
-    span = BlockSpan(plan.family, plan.config, start, end, tensors, plan.dtype, plan.device, plan.quantization)
+    tensors = load_tensors(plan.source, plan.layout, names, plan.dtype, progress)
+    span = BlockSpan(plan.family, plan.config, start, end, tensors, plan.dtype, plan.device, plan.quantization,
+                     plan.layout.block_prefix)
     del tensors
     return span
 

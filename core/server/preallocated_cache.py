@@ -68,3 +68,12 @@ class PreallocatedCache(DynamicCache):
         super().__init__(config=config)
         self.layers = [PreallocatedLayer(max_length) if type(layer) is DynamicLayer else layer
                        for layer in self.layers]
+
+
+def span_cache(config: PretrainedConfig, start: int, end: int, max_length: int | None = None) -> DynamicCache:
+    """The cache of a session over blocks [start, end): one layer per block, numbered from 0, each of the kind
+    transformers builds for that block (a sliding-window layer for a sliding-window block); with `max_length`,
+    full-attention layers are preallocated."""
+    cache = DynamicCache(config=config) if max_length is None else PreallocatedCache(config, max_length)
+    cache.layers = cache.layers[start:end]
+    return cache

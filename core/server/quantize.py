@@ -37,6 +37,11 @@ def quantize_linears(module: torch.nn.Module, quantization: str, device: torch.d
     return module.to(device)
 
 
+def quantize_block(block: torch.nn.Module, quantization: str, device: torch.device | str) -> torch.nn.Module:
+    """A block quantized as core/server/block_cost.py counts it, on `device`."""
+    return quantize_linears(block, quantization, device)
+
+
 def _quantized(bnb, linear: torch.nn.Linear, quantization: str) -> torch.nn.Module:
     has_bias = linear.bias is not None
     weight = linear.weight.data

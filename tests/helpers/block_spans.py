@@ -5,6 +5,7 @@ import torch
 from transformers import AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
 
 from core.models import family_for
+from core.models.layout import model_layout
 from core.server.blocks import BlockSpan
 
 
@@ -17,8 +18,10 @@ def reference_and_span(config: PretrainedConfig, start: int, end: int) -> tuple[
     return model, span_of(model, start, end)
 
 
-def span_of(model: PreTrainedModel, start: int, end: int, quantization: str = "none") -> BlockSpan:
-    """A float32 CPU span of `model`'s blocks [start, end), its linear weights quantized as asked."""
-    state = {name: tensor for name, tensor in model.state_dict().items() if name.startswith("model.layers.")}
-    return BlockSpan(family_for(model.config), model.config, start, end, state, torch.float32, torch.device("cpu"),
-                     quantization)
+def span_of(model: PreTrainedModel, start: int, end: int, quantization: str = "none",
+            dtype: torch.dtype = torch.float32) -> BlockSpan:
+    """A CPU span of `model`'s blocks [start, end) in `dtype`, its weights quantized as asked."""
+    layout = model_layout(model.config, family_for(model.config))
+    state = {name: tensor for name, tensor in model.state_dict().items() if name in layout.block_names(range(start, end))}
+    return BlockSpan(layout.family, layout.decoder_config, start, end, state, dtype, torch.device("cpu"), quantization,
+                     layout.block_prefix)

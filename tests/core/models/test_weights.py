@@ -5,9 +5,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from core.models import family_for
 from core.models.source import resolve_model
-from core.models.weights import block_tensor_names, load_config, load_tensors
+from core.models.weights import load_config, load_layout, load_tensors
 
 SMOLLM = "smollm2-135m-instruct"
 
@@ -21,11 +20,10 @@ def smollm_reference():
 
 def test_gguf_block_and_client_tensors_equal_transformers(smollm_reference):
     source = resolve_model(SMOLLM)
-    config = load_config(source)
-    family = family_for(config)
-    names = block_tensor_names(config, family.block_prefix, range(config.num_hidden_layers))
-    names |= {"model.embed_tokens.weight", "model.norm.weight"}
-    tensors = load_tensors(source, config, names, torch.float32)
+    layout = load_layout(source)
+    names = layout.block_names(range(layout.num_blocks)) | layout.client_names()
+    assert layout.client_names() == {"model.embed_tokens.weight", "model.norm.weight"}  # the head is tied
+    tensors = load_tensors(source, layout, names, torch.float32)
     assert set(tensors) == names
     assert len(names) == 9 * 30 + 2
     for name, tensor in tensors.items():
@@ -35,9 +33,8 @@ def test_gguf_block_and_client_tensors_equal_transformers(smollm_reference):
 
 def test_only_requested_blocks_are_read():
     source = resolve_model(SMOLLM)
-    config = load_config(source)
-    names = block_tensor_names(config, family_for(config).block_prefix, range(15, 17))
-    tensors = load_tensors(source, config, names, torch.float32)
+    layout = load_layout(source)
+    tensors = load_tensors(source, layout, layout.block_names(range(15, 17)), torch.float32)
     assert sorted({name.split(".")[2] for name in tensors}) == ["15", "16"]
     assert not any("embed" in name or "lm_head" in name for name in tensors)
 
@@ -55,10 +52,10 @@ def test_gguf_config_comes_from_metadata_and_is_cached(meadow_home):
 
 def test_safetensors_shards_equal_saved_model(tiny_llama):
     source = resolve_model(str(tiny_llama))
-    config = load_config(source)
+    layout = load_layout(source)
     reference = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32).state_dict()
-    names = block_tensor_names(config, family_for(config).block_prefix, [2, 3])
-    tensors = load_tensors(source, config, names, torch.float32)
+    names = layout.block_names([2, 3])
+    tensors = load_tensors(source, layout, names, torch.float32)
     assert names and set(tensors) == names
     for name, tensor in tensors.items():
         assert torch.equal(tensor, reference[name]), name

@@ -10,6 +10,7 @@ from transformers import LlamaConfig
 from core.config import Settings
 from core.errors import UserFacingError
 from core.models import family_for
+from core.models.layout import model_layout
 from core.models.source import ModelSource
 from core.server.block_cost import block_cost
 from core.server.loading import ModelPlan
@@ -21,8 +22,8 @@ from tests.core.server.test_resources import FakeNVML
 
 def plan(device: str, dtype: str = "bfloat16", quantization: str = "none") -> ModelPlan:
     config = LlamaConfig(**SMOLLM2)
-    return ModelPlan(ModelSource("smollm2", Path(".")), config, family_for(config), dtype, torch.device(device),
-                     quantization)
+    return ModelPlan(ModelSource("smollm2", Path(".")), model_layout(config, family_for(config)), dtype,
+                     torch.device(device), quantization)
 
 
 def settings(*overrides: str) -> Settings:
