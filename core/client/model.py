@@ -55,6 +55,17 @@ class SessionCache(Cache):
         return False
 
 
+class ClientParts(nn.Module):
+    """What the client holds before and after the blocks, named as in transformers' models: the embedding, a
+    post-process of every input embedding (BLOOM's layer norm, else None) and the final norm."""
+
+    def __init__(self, embed_tokens: nn.Module, embedding_norm: nn.Module | None, norm: nn.Module):
+        super().__init__()
+        self.embed_tokens = embed_tokens
+        self.embedding_norm = embedding_norm
+        self.norm = norm
+
+
 class DistributedCausalLM:
     """Behaviour shared by every architecture's distributed model.
 
@@ -62,6 +73,17 @@ class DistributedCausalLM:
     """
 
     _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+    # Set by the architecture's PreTrainedModel and _client_init (named here for readers and type checkers).
+    config: PretrainedConfig
+    family: ModelFamily
+    model: ClientParts
+    lm_head: nn.Linear
+
+    @classmethod
+    def _can_set_experts_implementation(cls) -> bool:
+        """transformers asks this of a mixture-of-experts config's model; the client holds no experts, so the
+        config's choice (the servers') needs no support here."""
+        return True
 
     def _setup(self, swarm_client: SwarmClient, model_name: str, settings: Settings) -> None:
         self.swarm_client = swarm_client
@@ -219,16 +241,14 @@ def _client_init(self: Any, config: PretrainedConfig, family: ModelFamily) -> No
     family.pretrained_base.__init__(self, config)
     self.generation_config = GenerationConfig.from_model_config(config)
     self.family = family
-    self.model = nn.Module()
-    self.model.embed_tokens = family.build_embedding(config)
-    self.model.embedding_norm = family.build_embedding_norm(config)
-    self.model.norm = family.build_norm(config)
+    self.model = ClientParts(family.build_embedding(config), family.build_embedding_norm(config),
+                             family.build_norm(config))
     self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
 
 
 def _assign(model: Any, tensors: dict[str, torch.Tensor], layout: ModelLayout) -> None:
     """Put the checkpoint's client tensors in place (found by the layout's prefixes) and tie the head if tied."""
-    parts: list[tuple[nn.Module, str | None]] = [(model.model.embed_tokens, layout.embedding),
+    parts: list[tuple[nn.Module | None, str | None]] = [(model.model.embed_tokens, layout.embedding),
                                                  (model.model.norm, layout.final_norm),
                                                  (model.model.embedding_norm, layout.embedding_norm)]
     if not layout.tied:

@@ -4,10 +4,20 @@ from __future__ import annotations
 from transformers import PretrainedConfig
 
 from core.errors import UserFacingError
+from core.models.bloom import BLOOM
+from core.models.falcon import FALCON
 from core.models.family import ModelFamily
+from core.models.gemma2 import GEMMA2
+from core.models.gemma3 import GEMMA3
 from core.models.llama import LLAMA, MISTRAL
+from core.models.mixtral import MIXTRAL
+from core.models.phi3 import PHI3
+from core.models.qwen2 import QWEN2
+from core.models.qwen3 import QWEN3
+from core.models.qwen3_moe import QWEN3_MOE
 
-FAMILIES: tuple[ModelFamily, ...] = (LLAMA, MISTRAL)
+FAMILIES: tuple[ModelFamily, ...] = (LLAMA, MISTRAL, MIXTRAL, QWEN2, QWEN3, QWEN3_MOE, PHI3, GEMMA2, GEMMA3, BLOOM,
+                                     FALCON)
 
 
 def supported_model_types() -> list[str]:

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable
 
 import torch
+from huggingface_hub.errors import StrictDataclassError
 from transformers import AutoConfig, PretrainedConfig
 
 from core.errors import UserFacingError, format_ranges
@@ -31,7 +32,10 @@ def load_config(source: ModelSource) -> PretrainedConfig:
     """The model's config (for GGUF: parsed from its metadata once, then cached). Its attention and experts
     implementations are settled by core.models.layout.model_layout, as from_pretrained settles them."""
     if source.gguf_file is None:
-        config: PretrainedConfig = AutoConfig.from_pretrained(source.folder)
+        try:
+            config: PretrainedConfig = AutoConfig.from_pretrained(source.folder)
+        except (ValueError, TypeError, KeyError, StrictDataclassError) as error:
+            raise UserFacingError(f"The config of {source.model_id} is invalid: {error}") from None
         return config
     return _cached_gguf_config(source)
 

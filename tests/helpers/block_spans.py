@@ -22,6 +22,7 @@ def span_of(model: PreTrainedModel, start: int, end: int, quantization: str = "n
             dtype: torch.dtype = torch.float32) -> BlockSpan:
     """A CPU span of `model`'s blocks [start, end) in `dtype`, its weights quantized as asked."""
     layout = model_layout(model.config, family_for(model.config))
-    state = {name: tensor for name, tensor in model.state_dict().items() if name in layout.block_names(range(start, end))}
+    names = layout.block_names(range(start, end))
+    state = {name: tensor for name, tensor in model.state_dict().items() if name in names}
     return BlockSpan(layout.family, layout.decoder_config, start, end, state, dtype, torch.device("cpu"), quantization,
                      layout.block_prefix)
