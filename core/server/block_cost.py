@@ -1,8 +1,9 @@
 """What one transformer block costs in memory: its weights plus its share of the attention (KV) cache.
 
 Weights are counted from the block itself, built on the meta device from the config (no memory, any
-architecture). For int8 and nf4 each linear layer's weight is counted as bitsandbytes stores it (see
-core/server/quantize.py, which quantizes a real block that way); everything else stays in `dtype`.
+architecture), every expert of a mixture included. For int8 and nf4 each linear layer's weight, and each
+expert's matrix, is counted as bitsandbytes stores it (see core/server/quantize.py, which quantizes a real
+block that way); everything else stays in `dtype`.
 """
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from dataclasses import dataclass
 import torch
 from transformers import PretrainedConfig
 
+from core.dtypes import FLOAT_DTYPES
 from core.errors import UserFacingError
 from core.models.family import ModelFamily
-from core.dtypes import FLOAT_DTYPES
+from core.server.experts import is_fused_experts, quantizable_expert_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -35,17 +37,40 @@ class BlockCost:
 
 
 def block_cost(family: ModelFamily, config: PretrainedConfig, dtype: str, quantization: str = "none",
-               cache_tokens: int = 8192) -> BlockCost:
-    """Memory of one block in `dtype`: its weights, quantized as asked, and the cache of `cache_tokens` tokens."""
+               cache_tokens: int = 8192, index: int | None = None) -> BlockCost:
+    """Memory of one block in `dtype`: its weights, quantized as asked, and the cache of `cache_tokens` tokens.
+
+    Block `index`, or the costliest of all (a model's blocks may differ: Qwen 3 MoE's dense ones)."""
     if dtype not in DTYPE_BYTES or quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown dtype {dtype!r} or quantization {quantization!r}")
-    with torch.device("meta"):
-        block = family.build_block(config, 0, 0)
-    linears = [module for module in block.modules() if isinstance(module, torch.nn.Linear)]
-    quantized = {id(linear.weight) for linear in linears} if quantization != "none" else set()
-    weights = sum(quantized_weight_bytes(tuple(p.shape), quantization) if id(p) in quantized
-                  else int(math.ceil(p.numel() * DTYPE_BYTES[dtype])) for p in block.parameters())
+    indices = range(int(config.num_hidden_layers)) if index is None else [index]
+    weights = max(block_weight_bytes(family, config, i, dtype, quantization) for i in indices)
     return BlockCost(weights, cache_tokens * kv_bytes_per_token(config, dtype))
+
+
+def block_weight_bytes(family: ModelFamily, config: PretrainedConfig, index: int, dtype: str,
+                       quantization: str) -> int:
+    """Bytes of block `index`'s weights, built on the meta device: quantized linear and expert matrices as
+    bitsandbytes stores them (see quantized_weight_bytes), everything else in `dtype`."""
+    with torch.device("meta"):
+        block = family.build_block(config, index, 0)
+    matrices: dict[int, tuple[int, ...]] = {}  # parameter id -> shape of each matrix it is quantized as
+    if quantization != "none":
+        for module in block.modules():
+            if isinstance(module, torch.nn.Linear):
+                matrices[id(module.weight)] = tuple(module.weight.shape)
+            elif is_fused_experts(module):
+                for parameter in quantizable_expert_parameters(module):
+                    matrices[id(parameter)] = tuple(parameter.shape)
+    return sum(_quantized_bytes(matrices[id(p)], quantization) if id(p) in matrices
+               else math.ceil(p.numel() * DTYPE_BYTES[dtype]) for p in block.parameters())
+
+
+def _quantized_bytes(shape: tuple[int, ...], quantization: str) -> int:
+    """A 2-D weight, or a stack of expert matrices quantized one by one."""
+    if len(shape) == 3:
+        return shape[0] * quantized_weight_bytes(shape[1:], quantization)
+    return quantized_weight_bytes(shape, quantization)
 
 
 def quantized_weight_bytes(shape: tuple[int, ...], quantization: str) -> int:

@@ -1,8 +1,9 @@
 """Quantizing a block's linear layers with bitsandbytes (int8 as LLM.int8, or nf4), and measuring what it holds.
 
-Only what core/server/block_cost.py counts is built here: every nn.Linear weight is quantized, norms and
-biases stay in the block's dtype. bitsandbytes quantizes when the weight moves to its device; on CPU it
-uses its own CPU kernels, so the layout can be checked without a GPU.
+Only what core/server/block_cost.py counts is built here: every nn.Linear weight is quantized, and so is every
+expert's matrix of a mixture of experts (core/server/experts.py); norms, biases and routers stay in the block's
+dtype. bitsandbytes quantizes when the weight moves to its device; on CPU it uses its own CPU kernels, so the
+layout can be checked without a GPU.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 
 from core.errors import UserFacingError
 from core.server.block_cost import NF4_BLOCKSIZE, QUANTIZATIONS
-
+from core.server.experts import QuantizedExperts, is_fused_experts
 
 CPU_PACKED_ROWS = 32
 
@@ -25,21 +26,23 @@ def require_bitsandbytes():
     return bitsandbytes
 
 
-def quantize_linears(module: torch.nn.Module, quantization: str, device: torch.device | str) -> torch.nn.Module:
-    """Replace every nn.Linear in `module` (in place) by its bitsandbytes form, quantized on `device`."""
+def quantize_block(block: torch.nn.Module, quantization: str, device: torch.device | str) -> torch.nn.Module:
+    """Replace every nn.Linear of `block` (in place) by its bitsandbytes form, and every fused mixture of experts
+    by QuantizedExperts, quantized on `device`."""
     if quantization == "none" or quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}")
     bnb = require_bitsandbytes()
-    for parent in list(module.modules()):
+
+    def quantize(linear: torch.nn.Linear) -> torch.nn.Module:
+        return _quantized(bnb, linear, quantization)
+
+    for parent in list(block.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, torch.nn.Linear):
-                setattr(parent, name, _quantized(bnb, child, quantization))
-    return module.to(device)
-
-
-def quantize_block(block: torch.nn.Module, quantization: str, device: torch.device | str) -> torch.nn.Module:
-    """A block quantized as core/server/block_cost.py counts it, on `device`."""
-    return quantize_linears(block, quantization, device)
+                setattr(parent, name, quantize(child))
+            elif is_fused_experts(child):
+                setattr(parent, name, QuantizedExperts(child, quantize))
+    return block.to(device)
 
 
 def _quantized(bnb, linear: torch.nn.Linear, quantization: str) -> torch.nn.Module:

@@ -111,13 +111,13 @@ def test_quantized_server_says_so_and_answers_close_to_the_float_model(bootstrap
             model.shutdown()
     finally:
         server.stop()
-    from core.server.quantize import quantize_linears
+    from core.server.quantize import quantize_block
 
     local = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32).eval()
     with torch.no_grad():
         exact = local(PROMPT).logits
         for layer in local.model.layers:  # the blocks quantized locally, as the server did
-            quantize_linears(layer, "nf4", "cpu").eval()
+            quantize_block(layer, "nf4", "cpu").eval()
         expected = local(PROMPT).logits
         local_tokens = local.generate(PROMPT, max_new_tokens=8, min_new_tokens=8, do_sample=False)
     print(f"nf4 logits against float32: relative error {((logits - exact).norm() / exact.norm()).item():.3f}; "

@@ -1,6 +1,8 @@
 """Block cost from the config: weights (exact for float dtypes, estimated when quantized) plus KV cache."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from transformers import LlamaConfig
@@ -8,7 +10,8 @@ from transformers import LlamaConfig
 from core.errors import UserFacingError
 from core.models import family_for
 from core.server.block_cost import BlockCost, block_cost, blocks_that_fit, kv_bytes_per_token, quantized_weight_bytes
-from tests.helpers.tiny_models import TINY_LLAMA
+from core.server.quantize import module_bytes, quantize_block
+from tests.helpers.tiny_models import TINY_LLAMA, tiny_config
 
 SMOLLM2 = dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
                num_key_value_heads=3, vocab_size=49152)
@@ -62,3 +65,28 @@ def test_quantized_weight_layout():
     assert quantized_weight_bytes((3, 7), "nf4") == 11 + 4 + 64  # odd count rounds up, one partial block
     with pytest.raises(ValueError):
         quantized_weight_bytes((4, 4), "fp8")
+
+
+@pytest.mark.parametrize("name", ["mixtral", "qwen3_moe"])
+@pytest.mark.parametrize("quantization", ["none", "int8", "nf4"])
+def test_an_expert_heavy_block_holds_what_the_estimate_says(name, quantization):
+    """Every expert counts: a real block of a mixture of experts, built and (for int8/nf4) quantized as a server
+    builds it, holds exactly the estimated bytes."""
+    config = tiny_config(name, hidden_size=128, moe_intermediate_size=96, intermediate_size=96)
+    family = family_for(config)
+    torch.manual_seed(0)
+    block = family.build_block(config, 1, 0).to(torch.bfloat16)
+    experts: list[Any] = [module for module in block.modules() if module.__class__.__name__.endswith("Experts")]
+    assert len(experts) == 1 and experts[0].gate_up_proj.shape[0] == 4
+    if quantization != "none":
+        block = quantize_block(block, quantization, "cpu")
+    assert module_bytes(block) == block_cost(family, config, "bfloat16", quantization, 0, index=1).weight_bytes
+
+
+def test_the_costliest_block_sizes_a_model_whose_blocks_differ():
+    config = tiny_config("qwen3_moe")  # block 0 is dense (mlp_only_layers), the others hold 4 experts
+    family = family_for(config)
+    dense, sparse = (block_cost(family, config, "float32", cache_tokens=0, index=index).weight_bytes
+                     for index in (0, 1))
+    assert dense != sparse
+    assert block_cost(family, config, "float32", cache_tokens=0).weight_bytes == max(dense, sparse)
