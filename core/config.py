@@ -132,6 +132,9 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("client.alloc_timeout", float, 0.0,
             "Seconds a server with a full attention cache may keep a new session waiting for room (capped by its "
             "server.max_alloc_timeout); 0 routes around a full server at once.", minimum=0.0),
+    Setting("client.prefer_full_precision", bool, False,
+            "Route through float32, unquantized servers where the swarm has them, and through the most precise "
+            "others where it does not (routes may then be slower)."),
     Setting("log.level", str, "INFO", "Log level of the log file (DEBUG, INFO, WARNING, ERROR)."),
     Setting("node.model", str, "smollm2-135m-instruct", "Model the node's server serves when donating."),
     Setting("node.num_blocks", int, 0, "Blocks the node's server serves; 0 serves as many as fit.", minimum=0),

@@ -12,6 +12,8 @@ import torch
 from hivemind.compression import deserialize_torch_tensor, serialize_torch_tensor
 from hivemind.proto import runtime_pb2
 
+from core.dtypes import FLOAT_DTYPES
+
 MAX_METADATA_BYTES = 64 * 1024
 # How a server's refusals begin, so that clients tell them apart from failures: no cache room now (try
 # another server or later), or shutting down (continue elsewhere).
@@ -61,6 +63,16 @@ def decode_tensor(proto: runtime_pb2.Tensor, max_elements: int) -> torch.Tensor:
     if tensor.numel() != claimed:
         raise WireError("tensor buffer does not match its shape")
     return tensor
+
+
+def check_hidden_values(hidden: torch.Tensor, whose: str) -> None:
+    """WireError unless `hidden` holds finite values of a float dtype blocks are served in (float32, bfloat16,
+    float16): hidden states travel in their sender's dtype and each receiver converts them to its own."""
+    if hidden.dtype not in FLOAT_DTYPES.values():
+        names = ", ".join(FLOAT_DTYPES)
+        raise WireError(f"{whose} must be {names}, got {str(hidden.dtype).removeprefix('torch.')}")
+    if not torch.isfinite(hidden).all():
+        raise WireError(f"{whose} contain NaN or infinity")
 
 
 def request(tensors: list[torch.Tensor], metadata: dict[str, Any], uid: str = "") -> runtime_pb2.ExpertRequest:

@@ -62,13 +62,14 @@ class InferenceSession:
         return [span.span for span in self._spans]
 
     def step(self, hidden: torch.Tensor, token_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """Send the hidden states of the next tokens through every server; returns the last block's output."""
+        """Send the hidden states of the next tokens through every server; returns the last block's output, in
+        the dtype of `hidden` (each server computes in its own; hidden states travel in their sender's dtype)."""
         if self.closed:
             raise RuntimeError("this inference session is closed")
         if self.position + hidden.shape[1] > self.max_length:
             raise ValueError(f"the session holds at most {self.max_length} tokens; "
                              f"{self.position} + {hidden.shape[1]} would exceed it (open it with a larger max_length)")
-        output = run_sync(self._step(hidden))
+        output = run_sync(self._step(hidden)).to(hidden.dtype)
         self.position += hidden.shape[1]
         if token_ids is not None:
             self.token_ids = token_ids if self.token_ids is None else torch.cat([self.token_ids, token_ids], dim=1)
@@ -116,7 +117,8 @@ class InferenceSession:
     async def _replay_into_new_route(self, failed: SpanSession) -> list[SpanSession]:
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(None, lambda: self.client.servers(self.model, self.num_blocks, fresh=True))
-        costs = CostModel.for_records(self.client.stats, list(online_servers(found).values()), self.max_length)
+        costs = CostModel.for_records(self.client.stats, list(online_servers(found).values()), self.max_length,
+                                      self.client.settings["client.prefer_full_precision"])
         route = make_route(found, self.model, self.num_blocks, failed.span.start, failed.span.end,
                            exclude=self.bans.banned(), costs=costs)
         replacements = [self._open(span) for span in route]

@@ -155,7 +155,7 @@ class DistributedCausalLM:
         else:
             with self.inference_session(max_length=hidden.shape[1], spread=True) as one_shot:
                 hidden = one_shot.step(hidden)
-        hidden = self.model.norm(hidden.to(inputs_embeds.dtype))  # the last server's dtype may differ from ours
+        hidden = self.model.norm(hidden)
         if logits_to_keep:
             hidden = hidden[:, -logits_to_keep:, :]
         logits = self.family.transform_logits(self.config, self.lm_head(hidden))

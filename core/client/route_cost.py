@@ -8,6 +8,17 @@ from core.swarm.records import ServerRecord
 
 DEFAULT_RTT = 0.05  # seconds assumed for a server never pinged
 CACHE_PENALTY = 100.0  # seconds charged to a server without cache room for the session: used only as a last resort
+# Seconds charged per step of precision below full (float32, unquantized) when the caller prefers full precision:
+# more than any real difference in speed, so lower precision is used only where nothing more precise serves.
+PRECISION_PENALTY = 10.0
+_PRECISION_STEPS = {"float32": 0, "bfloat16": 1, "float16": 1}
+_QUANTIZATION_STEPS = {"none": 0, "int8": 2, "nf4": 3}
+
+
+def precision_steps(record: ServerRecord) -> int:
+    """How far below full precision a server computes: 0 for float32, 1 for 16-bit, 2 for int8, 3 for nf4."""
+    quantization = _QUANTIZATION_STEPS.get(record.quantization, 3)
+    return quantization if quantization else _PRECISION_STEPS.get(record.dtype, 1)
 
 
 @dataclass(frozen=True)
@@ -17,11 +28,13 @@ class CostModel:
     stats: PeerStats | None = None
     need_tokens: int = 0
     calibration: float = 1.0
+    prefer_full_precision: bool = False
 
     @classmethod
-    def for_records(cls, stats: PeerStats | None, records: list[ServerRecord], need_tokens: int = 0) -> CostModel:
+    def for_records(cls, stats: PeerStats | None, records: list[ServerRecord], need_tokens: int = 0,
+                    prefer_full_precision: bool = False) -> CostModel:
         calibration = stats.calibration(records) if stats is not None else 1.0
-        return cls(stats, need_tokens, calibration)
+        return cls(stats, need_tokens, calibration, prefer_full_precision)
 
     def span_seconds(self, record: ServerRecord, blocks: int) -> float:
         """Round trip + compute for `blocks` blocks + waiting behind the server's queue + cache penalty."""
@@ -37,7 +50,8 @@ class CostModel:
             rtt = DEFAULT_RTT if rtt is None else rtt
             block_seconds = self.stats.block_seconds(record, self.calibration)
         short_of_cache = bool(self.need_tokens) and record.cache_tokens_free < self.need_tokens
-        return ServerCost(rtt, block_seconds, 1 + max(record.queue_depth, 0), short_of_cache)
+        penalty = PRECISION_PENALTY * precision_steps(record) if self.prefer_full_precision else 0.0
+        return ServerCost(rtt, block_seconds, 1 + max(record.queue_depth, 0), short_of_cache, penalty)
 
 
 @dataclass(frozen=True)
@@ -48,9 +62,10 @@ class ServerCost:
     block_seconds: float
     load: int  # 1 + the requests queued ahead: each one is computed before ours
     short_of_cache: bool
+    precision_penalty: float = 0.0  # per block, so that a less precise server is avoided for every block it can be
 
     def span_seconds(self, blocks: int) -> float:
-        cost = self.rtt + blocks * self.block_seconds * self.load
+        cost = self.rtt + blocks * (self.block_seconds * self.load + self.precision_penalty)
         if self.short_of_cache:
             cost += CACHE_PENALTY
         return cost

@@ -13,7 +13,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from core.client.route_cost import CostModel
+from core.client.route_cost import CostModel, precision_steps
 from core.errors import MissingBlocksError
 from core.swarm.directory import BlockServer
 from core.swarm.records import ServerRecord
@@ -105,14 +105,18 @@ def _walk_back(came_from: dict[int, RouteSpan], start: int, end: int) -> list[Ro
 
 
 def sample_route(found: dict[int, list[BlockServer]], model: str, num_blocks: int,
-                 exclude: frozenset[str] = frozenset()) -> list[RouteSpan]:
+                 exclude: frozenset[str] = frozenset(), prefer_full_precision: bool = False) -> list[RouteSpan]:
     """A random chain for one forward pass: at each position, a server picked with probability
-    proportional to its announced throughput, used as far as it reaches."""
+    proportional to its announced throughput, used as far as it reaches (among the most precise servers at
+    that position, when the caller prefers full precision)."""
     peers = _usable(found, model, num_blocks, 0, num_blocks, exclude)
     route: list[RouteSpan] = []
     position = 0
     while position < num_blocks:
         candidates = [r for r in peers if r.start <= position < r.end]
+        if prefer_full_precision:
+            best = min(precision_steps(r) for r in candidates)
+            candidates = [r for r in candidates if precision_steps(r) == best]
         chosen = random.choices(candidates, weights=[max(r.throughput, 1e-6) for r in candidates])[0]
         route.append(RouteSpan(chosen.peer_id, position, chosen.end, chosen))
         position = chosen.end
@@ -144,13 +148,14 @@ def wait_for_route(client, model: str, num_blocks: int, timeout: float,  # clien
 def _route_preferring_unbanned(client, found: dict[int, list[BlockServer]], model: str, num_blocks: int,
                                exclude: frozenset[str], need_tokens: int, spread: bool) -> list[RouteSpan]:
     if spread:
+        precise = client.settings["client.prefer_full_precision"]
         try:
-            return sample_route(found, model, num_blocks, exclude)
+            return sample_route(found, model, num_blocks, exclude, precise)
         except MissingBlocksError:
-            return sample_route(found, model, num_blocks)  # banned servers beat no servers at all
+            return sample_route(found, model, num_blocks, prefer_full_precision=precise)  # banned beat none
     records = list(online_servers(found).values())
     client.ping_unmeasured([record.peer_id for record in records])
-    costs = CostModel.for_records(client.stats, records, need_tokens)
+    costs = CostModel.for_records(client.stats, records, need_tokens, client.settings["client.prefer_full_precision"])
     try:
         return make_route(found, model, num_blocks, exclude=exclude, costs=costs)
     except MissingBlocksError:

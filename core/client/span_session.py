@@ -14,11 +14,12 @@ from collections.abc import AsyncIterator
 import torch
 from hivemind.proto import runtime_pb2
 
+from core import MIXED_PRECISION_MINOR
 from core.client.failures import classify
 from core.client.routing import RouteSpan
 from core.dtypes import FLOAT_DTYPES
 from core.errors import RemoteCallError
-from core.wire import WireError, decode_metadata, decode_tensor, request
+from core.wire import WireError, check_hidden_values, decode_metadata, decode_tensor, request
 
 
 class SpanSession:
@@ -33,7 +34,10 @@ class SpanSession:
         self.timeout = timeout
         self.hang_factor = hang_factor
         self.alloc_timeout = alloc_timeout  # seconds the server may keep the opening waiting for cache room
-        self.dtype = FLOAT_DTYPES.get(span.record.dtype, torch.float32)
+        # Servers of protocol 1.2 on take hidden states in any float dtype (the wire carries the sender's, the
+        # server converts); older ones only in their own, so those still get them cast here.
+        self.cast_to = None if span.record.protocol[1] >= MIXED_PRECISION_MINOR else \
+            FLOAT_DTYPES.get(span.record.dtype, torch.float32)
         self._queue: asyncio.Queue[runtime_pb2.ExpertRequest | None] = asyncio.Queue()
         self._responses: AsyncIterator[runtime_pb2.ExpertResponse] | None = None
         self.position = 0
@@ -80,7 +84,7 @@ class SpanSession:
             if proof is not None:
                 metadata["auth"] = proof
         # Queue the message before opening: p2pd completes a stream's opening only once data flows.
-        await self._queue.put(request([hidden.to(self.dtype)], metadata))
+        await self._queue.put(request([hidden if self.cast_to is None else hidden.to(self.cast_to)], metadata))
         if self._responses is None:
             stub = await self.client.stub(self.span.peer_id)
             self._responses = await asyncio.wait_for(stub.rpc_inference(self._requests()), timeout)
@@ -88,12 +92,13 @@ class SpanSession:
         try:
             output = decode_tensor(message.tensors[0], max_elements=hidden.numel())
             reported = decode_metadata(message.metadata).get("position")
+            check_hidden_values(output, "its hidden states")
         except (WireError, IndexError) as error:
             raise RemoteCallError(f"server {self.span.peer_id} sent a malformed answer: {error}") from None
         self.position += hidden.shape[1]
         if reported != self.position or output.shape != hidden.shape:
             raise RemoteCallError(f"server {self.span.peer_id} is out of step with this session")
-        return output.to(hidden.dtype)
+        return output  # in the server's dtype: the next server takes it as it is
 
     async def close(self) -> None:
         await self._queue.put(None)

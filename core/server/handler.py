@@ -27,7 +27,7 @@ from core.server.admission import Admission
 from core.server.blocks import BlockSpan
 from core.server.scheduler import ComputeScheduler, Priority
 from core.swarm.auth import AccessDenied, RpcAuthorizer
-from core.wire import DRAINING, WireError, decode_metadata, decode_tensor, require, response
+from core.wire import DRAINING, WireError, check_hidden_values, decode_metadata, decode_tensor, require, response
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class BlockServicer(ServicerBase):
         hidden = self._decode_hidden(request, batch_size=None, length_limit=self.limits.max_length, what="a request")
         output = await self.scheduler.run(Priority.FORWARD, self.span.forward, hidden, start, end)
         self._count(hidden)
-        return response([output])
+        return response([self._checked_output(output, start, end)])
 
     async def rpc_inference(
         self, requests: AsyncIterator[runtime_pb2.ExpertRequest], context: P2PContext
@@ -176,7 +176,7 @@ class BlockServicer(ServicerBase):
         output = await self._compute_step(session, hidden, session.position)
         session.position += hidden.shape[1]
         self._count(hidden)
-        return response([output], {"position": session.position})
+        return response([self._checked_output(output, session.start, session.end)], {"position": session.position})
 
     def _open_session(self, metadata: dict[str, Any]) -> _Session:
         start, end = self._check_span(metadata)
@@ -214,8 +214,6 @@ class BlockServicer(ServicerBase):
         hidden = decode_tensor(message.tensors[0], max_elements=limits.max_request_tokens * self.span.hidden_size)
         if hidden.dim() != 3 or hidden.shape[2] != self.span.hidden_size:
             raise WireError(f"hidden states must be [batch, tokens, {self.span.hidden_size}], got {list(hidden.shape)}")
-        if hidden.dtype != self.span.dtype:
-            raise WireError(f"hidden states must be {self.span.dtype}, got {hidden.dtype}")
         if hidden.shape[0] < 1 or hidden.shape[1] < 1:
             raise WireError("hidden states are empty")
         if hidden.shape[0] > limits.max_batch_size:
@@ -224,9 +222,16 @@ class BlockServicer(ServicerBase):
             raise WireError(f"the session's batch size is {batch_size}, got {hidden.shape[0]}")
         if hidden.shape[1] > length_limit:
             raise WireError(f"{hidden.shape[1]} tokens exceed {what} ({length_limit} tokens)")
-        if not torch.isfinite(hidden).all():
-            raise WireError("hidden states contain NaN or infinity")
+        check_hidden_values(hidden, "hidden states")  # any served float dtype: the span converts it to its own
         return hidden
+
+    def _checked_output(self, output: torch.Tensor, start: int, end: int) -> torch.Tensor:
+        """The span's output, unless it overflowed (float16 can): then an error the client routes around."""
+        try:
+            check_hidden_values(output, f"the output of blocks {start}:{end} in {self.span.dtype}")
+        except WireError as error:
+            raise WireError(f"{error}; another server (or a wider dtype) may compute them") from None
+        return output
 
     async def _compute_step(self, session: _Session, hidden: torch.Tensor, position: int) -> torch.Tensor:
         """One step through the session's blocks; a prefill longer than the chunk size goes in chunks.

@@ -1,13 +1,15 @@
 """core.wire never trusts its input: garbage metadata, lying tensor protos and mistyped fields are WireErrors."""
 from __future__ import annotations
 
+import re
+
 import msgpack
 import pytest
 import torch
 from hivemind.proto import runtime_pb2
 
-from core.wire import (MAX_METADATA_BYTES, WireError, decode_metadata, decode_tensor, encode_metadata,
-                       encode_tensor, request, require, response)
+from core.wire import (MAX_METADATA_BYTES, WireError, check_hidden_values, decode_metadata, decode_tensor,
+                       encode_metadata, encode_tensor, request, require, response)
 
 
 # --- metadata ---------------------------------------------------------------------------------------------
@@ -198,3 +200,20 @@ def test_require_str_rejects_other_types(value):
 def test_require_bool_rejects_ints():
     with pytest.raises(WireError, match="wrong type"):
         require({"flag": 1}, "flag", bool)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_hidden_states_of_every_served_dtype_pass(dtype):
+    check_hidden_values(torch.ones(1, 2, 4, dtype=dtype), "hidden states")
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    (torch.ones(1, 2, 4, dtype=torch.float64), "hidden states must be float32, bfloat16, float16, got float64"),
+    (torch.ones(1, 2, 4, dtype=torch.int32), "got int32"),
+    (torch.tensor([[[1.0, float("nan")]]]), "contain NaN or infinity"),
+    (torch.tensor([[[1.0, float("-inf")]]], dtype=torch.bfloat16), "contain NaN or infinity"),
+    (torch.full((1, 1, 2), 70000.0).half(), "contain NaN or infinity"),  # beyond float16's range: overflowed
+])
+def test_other_dtypes_and_non_finite_values_are_refused(values, expected):
+    with pytest.raises(WireError, match=re.escape(expected)):
+        check_hidden_values(values, "hidden states")

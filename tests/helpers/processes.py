@@ -6,6 +6,7 @@ import queue
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 
@@ -92,6 +93,12 @@ class MeadowProcess:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) * 1024
         raise RuntimeError("VmHWM not found")
+
+
+def stop_all(processes: list[MeadowProcess]) -> None:
+    """Stop every process at once (each drains and announces itself offline in parallel)."""
+    with ThreadPoolExecutor(max_workers=max(1, len(processes))) as pool:
+        list(pool.map(lambda process: process.stop(), processes))
 
 
 def kill_leftovers() -> None:

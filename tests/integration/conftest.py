@@ -19,13 +19,15 @@ PROMPT = torch.tensor([[1, 11, 23, 57, 101, 7]])  # token ids for the tiny Llama
 
 
 def start_servers(model: str, spans: list[tuple[int, int]], namespace: str, initial_peers: list[str],
-                  extra: list[str] = ()) -> list[MeadowProcess]:
-    """Start one `meadow serve` per span together, then wait until every one is ready."""
+                  extra: list[str] = (), per_server: list[list[str]] | None = None) -> list[MeadowProcess]:
+    """Start one `meadow serve` per span together (with `extra` arguments, and `per_server[i]` for the i-th), then
+    wait until every one is ready."""
     servers = [
         MeadowProcess.start(["serve", "--model", model, "--blocks", f"{start}:{end}", "--initial-peers", *initial_peers,
-                             "--set", f"swarm.namespace={namespace}", "--set", "server.throughput=1", *extra],
+                             "--set", f"swarm.namespace={namespace}", "--set", "server.throughput=1", *extra,
+                             *(per_server[index] if per_server else [])],
                             wait_ready=False)
-        for start, end in spans
+        for index, (start, end) in enumerate(spans)
     ]
     for server in servers:
         server.ready = server.wait_for("ready", 180)

@@ -19,6 +19,7 @@ from transformers import AutoModelForCausalLM, Gemma3ForCausalLM
 
 from tests.core.models.test_architectures import PROMPT
 from tests.helpers.hub_layout import gemma3_multimodal_hub_names, publish_to_hub_cache, write_hub_checkpoint
+from tests.helpers.processes import stop_all
 from tests.helpers.tiny_models import ARCHITECTURES, WINDOW, save_tiny, tiny_model
 from tests.integration.conftest import client_for, start_servers
 
@@ -62,7 +63,7 @@ def served(request, bootstrap, tmp_path_factory) -> Iterator[tuple[str, str, Pat
             folder = save_tiny(name, root / f"tiny-{name}")
             model_id = str(folder)
         servers = start_servers(model_id, [(0, 2), (2, 4)], f"arch-{name}", bootstrap.multiaddrs)
-        stack.callback(lambda: [server.stop() for server in servers])
+        stack.callback(stop_all, servers)
         yield name, model_id, folder
 
 

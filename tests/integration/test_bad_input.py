@@ -184,6 +184,12 @@ def nan_hidden() -> torch.Tensor:
     return tensor
 
 
+def infinite_half_hidden() -> torch.Tensor:
+    tensor = hidden(dtype=torch.float16)
+    tensor[0, 0, 3] = float("inf")
+    return tensor
+
+
 # Not a protobuf: field 1 (length-delimited) claiming ~4 GiB, then nothing.
 GARBAGE = b"\x0a\xff\xff\xff\xff\x0f\x00\x01"
 
@@ -195,11 +201,11 @@ HIDDEN_CASES = [
     ("wrong-hidden-size", lambda: [encode_tensor(hidden(size=32))], {}, "must be [batch, tokens, 64], got [1, 2, 32]"),
     ("zero-tokens", lambda: [encode_tensor(hidden(tokens=0))], {}, "hidden states are empty"),
     ("zero-batch", lambda: [encode_tensor(hidden(batch=0))], {}, "hidden states are empty"),
-    ("float64", lambda: [encode_tensor(hidden(dtype=torch.float64))], {}, "must be torch.float32, got torch.float64"),
-    ("int64", lambda: [encode_tensor(hidden(dtype=torch.int64))], {}, "must be torch.float32, got torch.int64"),
-    ("bfloat16", lambda: [encode_tensor(hidden(dtype=torch.bfloat16))], {},
-     "must be torch.float32, got torch.bfloat16"),
+    ("float64", lambda: [encode_tensor(hidden(dtype=torch.float64))], {},
+     "hidden states must be float32, bfloat16, float16, got float64"),
+    ("int64", lambda: [encode_tensor(hidden(dtype=torch.int64))], {}, "must be float32, bfloat16, float16, got int64"),
     ("nan", lambda: [encode_tensor(nan_hidden())], {}, "NaN or infinity"),
+    ("infinity-in-float16", lambda: [encode_tensor(infinite_half_hidden())], {}, "NaN or infinity"),
     ("batch-over-limit", lambda: [encode_tensor(hidden(tokens=1, batch=65))], {}, "batch of 65 exceeds the limit of 64"),
     ("two-tensors", lambda: [encode_tensor(hidden()), encode_tensor(hidden())], {}, "expected 1 tensor (hidden states), got 2"),
     ("huge-size-claim", lambda: [huge_claim()], {}, f"elements, more than the {MAX_ELEMENTS} allowed"),
@@ -278,6 +284,16 @@ def test_good_requests(client, peer):
     assert [decode_metadata(a.metadata)["position"] for a in answers] == [0, 3]
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_hidden_states_of_another_float_dtype_are_converted(client, peer, dtype):
+    """The wire carries the sender's dtype: a float32 server computes 16-bit hidden states as their float32 values
+    and answers in float32, its own."""
+    prompt = hidden(3, seed=11).to(dtype)
+    got = decode_tensor(forward(client, peer, request([prompt], span_meta())).tensors[0], MAX_ELEMENTS)
+    expected = decode_tensor(forward(client, peer, request([prompt.float()], span_meta())).tensors[0], MAX_ELEMENTS)
+    assert got.dtype == torch.float32 and torch.equal(got, expected)
+
+
 # --- rpc_forward ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("tensors, metadata, expected", [case[1:] for case in HIDDEN_CASES],
@@ -345,7 +361,7 @@ LATER_STEP_CASES = [
     ("position-missing", lambda: request([hidden(1)], {}), "metadata lacks 'position'"),
     ("no-hidden-states", lambda: raw_request([], msgpack.packb({"position": 3})), "a step carries no hidden states"),
     ("batch-changed", lambda: request([hidden(1, batch=2)], {"position": 3}), "the session's batch size is 1, got 2"),
-    ("wrong-dtype", lambda: request([hidden(1, dtype=torch.float64)], {"position": 3}), "got torch.float64"),
+    ("wrong-dtype", lambda: request([hidden(1, dtype=torch.float64)], {"position": 3}), "got float64"),
     ("wrong-hidden-size", lambda: request([hidden(1, size=65)], {"position": 3}), "got [1, 1, 65]"),
     ("huge-size-claim", lambda: raw_request([huge_claim()], msgpack.packb({"position": 3})), "elements, more than"),
     ("short-buffer", lambda: raw_request([short_buffer()], msgpack.packb({"position": 3})), "tensor cannot be decoded"),

@@ -106,3 +106,28 @@ def test_a_slow_first_ping_does_not_hide_a_slow_server():
         stats.observe_step("fast", 6, 0.004)
     costs = CostModel.for_records(stats, _records(found))
     assert make_route(found, "m", 6, costs=costs)[0].peer_id == "fast"
+
+
+def _precision_found(servers: dict[str, tuple[int, int, str, str]], num_blocks: int) -> dict[int, list[BlockServer]]:
+    """peer -> (start, end, dtype, quantization), all online and equally fast."""
+    found: dict[int, list[BlockServer]] = {i: [] for i in range(num_blocks)}
+    for peer, (start, end, dtype, quantization) in servers.items():
+        record = ServerRecord(peer_id=peer, state="online", model="m", start=start, end=end, throughput=1.0,
+                              dtype=dtype, quantization=quantization)
+        for index in range(start, end):
+            found[index].append(BlockServer(record, 0.0))
+    return found
+
+
+def test_a_caller_preferring_full_precision_routes_through_float32_servers_where_they_serve():
+    found = _precision_found({"fast-nf4": (0, 6, "float32", "nf4"), "bf16": (0, 3, "bfloat16", "none"),
+                              "fp32-head": (0, 2, "float32", "none"), "fp32-tail": (3, 6, "float32", "none")}, 6)
+    records = _records(found)
+    assert _spans(make_route(found, "m", 6, costs=CostModel.for_records(None, records))) == [("fast-nf4", 0, 6)]
+    precise = make_route(found, "m", 6, costs=CostModel.for_records(None, records, prefer_full_precision=True))
+    # Block 2 has no float32 server: bfloat16 beats nf4 there, and only there.
+    assert _spans(precise) == [("fp32-head", 0, 2), ("bf16", 2, 3), ("fp32-tail", 3, 6)]
+    for _ in range(20):
+        sampled = sample_route(found, "m", 6, prefer_full_precision=True)
+        assert [span.record.dtype for span in sampled] == ["float32", "bfloat16", "float32"]
+        assert all(span.record.quantization == "none" for span in sampled)
