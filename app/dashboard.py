@@ -1,6 +1,8 @@
 """The dashboard, the app's main window: swarm, model, our blocks, what we served, coverage, pause reason."""
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtWidgets import (QFormLayout, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QToolButton, QVBoxLayout,
                                QWidget)
 
@@ -11,7 +13,9 @@ from app.status_model import StatusModel
 from app.tray_state import headline
 from app.units import format_bytes, format_count, format_duration
 
-FIELDS = ("swarm", "peers", "model", "blocks", "compute", "requests", "tokens", "speed", "ram", "vram", "pause")
+FIELDS = ("swarm", "peers", "model", "servers", "blocks", "compute", "requests", "tokens", "speed", "ram", "vram",
+          "pause")
+SERVER_LINES = 8  # servers listed by name; the rest are counted
 
 
 class DashboardWindow(QMainWindow):
@@ -63,9 +67,9 @@ class DashboardWindow(QMainWindow):
     def _form(self) -> QGroupBox:
         box = QGroupBox("This computer in the swarm")
         form = QFormLayout(box)
-        labels = ("Swarm", "Peers", "Model", "Our blocks", "Computed on", "Requests served", "Tokens served", "Speed",
-                  "Memory (RAM)", "Memory (VRAM)", "Pause")
-        for label, name in zip(labels, FIELDS):
+        labels = ("Swarm", "Peers", "Model", "Its servers", "Our blocks", "Computed on", "Requests served",
+                  "Tokens served", "Speed", "Memory (RAM)", "Memory (VRAM)", "Pause")
+        for label, name in zip(labels, FIELDS, strict=True):
             form.addRow(label, self.values[name])
         self.values["pause"].setWordWrap(True)
         return box
@@ -98,6 +102,29 @@ def _compute(serving: dict) -> str:
                      + ([quantization] if quantization and quantization != "none" else []))
 
 
+def _servers(model: dict[str, Any] | None) -> str:
+    """The model's servers, one per line: their blocks and how they compute them ("blocks 0-14: bfloat16, nf4")."""
+    if not model or not model.get("servers"):
+        return "-"
+    lines = []
+    for server in model["servers"][:SERVER_LINES]:
+        start, end = server["blocks"]
+        how = ", ".join([server["dtype"]] + ([server["quantization"]] if server["quantization"] != "none" else []))
+        name = server.get("name") or f"...{server['peer_id'][-6:]}"
+        lines.append(f"{name}: blocks {start}-{end - 1}, {how}")
+    if len(model["servers"]) > SERVER_LINES:
+        lines.append(f"and {len(model['servers']) - SERVER_LINES} more")
+    return "\n".join(lines)
+
+
+def _model(serving: dict[str, Any], model: dict[str, Any] | None) -> str:
+    """The model's name, its size in blocks and its architecture: "qwen2.5-7b (28 blocks, qwen2)"."""
+    if not model:
+        return f"{serving.get('model', '-')}"
+    details = [f"{model['num_blocks']} blocks"] + ([model["architecture"]] if model.get("architecture") else [])
+    return f"{serving.get('model', '-')} ({', '.join(details)})"
+
+
 def describe(status: dict, served_speed: float | None) -> dict[str, str]:
     """The dashboard's texts for one /api/status answer."""
     swarm, serving = status["swarm"], status["serving"]
@@ -110,7 +137,8 @@ def describe(status: dict, served_speed: float | None) -> dict[str, str]:
     return {
         "swarm": f"private: {swarm['name']}" if swarm.get("private") else "public (anyone can join)",
         "peers": "-" if swarm.get("peers") is None else str(swarm["peers"]),
-        "model": f"{serving.get('model', '-')}" + (f" ({model['num_blocks']} blocks)" if model else ""),
+        "model": _model(serving, model),
+        "servers": _servers(model),
         "blocks": f"{blocks[0]}-{blocks[1] - 1}" if blocks else "none",
         "compute": _compute(serving),
         "requests": format_count(serving.get("requests_served")),

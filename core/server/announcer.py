@@ -23,7 +23,7 @@ class Announcer:
     """Writes this server's block records and its model index record under its owner subkey."""
 
     def __init__(self, dht: DHT, namespace: str, record: ServerRecord, owner_key: bytes, period: float, ttl: float,
-                 num_blocks: int | None = None, dht_authorizer: AuthorizerBase | None = None):
+                 num_blocks: int | None = None, dht_authorizer: AuthorizerBase | None = None, architecture: str = ""):
         self.dht = dht
         self.dht_authorizer = dht_authorizer  # a private swarm's: the fresh reader of wait_visible needs it too
         self.namespace = namespace
@@ -31,7 +31,8 @@ class Announcer:
         self.owner_key = owner_key
         self.period = period
         self.ttl = ttl
-        self.index = ModelIndexRecord(record.peer_id, record.model, num_blocks or record.end)
+        self.index = ModelIndexRecord(record.peer_id, record.model, num_blocks or record.end,
+                                      architecture=architecture)
         # Current load (queue_depth, cache_tokens_free, ...): record fields refreshed with every announcement.
         self.load: Callable[[], dict[str, object]] = dict
 

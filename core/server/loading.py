@@ -43,6 +43,11 @@ class ModelPlan:
         return self.source.dht_name
 
     @property
+    def architecture(self) -> str:
+        """The checkpoint's model_type (gemma3 for a multimodal Gemma 3 whose text decoder is served)."""
+        return str(self.layout.config.model_type)
+
+    @property
     def num_blocks(self) -> int:
         return int(self.config.num_hidden_layers)
 

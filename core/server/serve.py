@@ -87,7 +87,7 @@ def _announcer(dht: DHT, plan: ModelPlan, start: int, end: int, options: ServeOp
     owner_key = RSASignatureValidator(identity.private_key).local_public_key
     return Announcer(dht, options.swarm.namespace, record, owner_key, settings["server.announce_period"],
                      settings["server.record_ttl"], num_blocks=plan.num_blocks,
-                     dht_authorizer=options.swarm.dht_authorizer)
+                     dht_authorizer=options.swarm.dht_authorizer, architecture=plan.architecture)
 
 
 def _with_throughput(record, span, plan: ModelPlan, settings: Settings):  # ServerRecord -> ServerRecord

@@ -83,17 +83,21 @@ class ServerRecord:
 @dataclass(frozen=True)
 class ModelIndexRecord:
     """What a server writes under `{namespace}/models` (subkey: its owner marker) so that readers can list
-    the swarm's models without knowing them."""
+    the swarm's models without knowing them.
+
+    `architecture` (the config's model_type) came with protocol 1.2: older servers' records lack it (read as "")
+    and older readers ignore it."""
 
     peer_id: str
     model: str
     num_blocks: int
     protocol: tuple[int, int] = PROTOCOL_VERSION
+    architecture: str = ""
     KIND: ClassVar[str] = "model_index"
 
     def to_value(self) -> dict[str, Any]:
         return {"kind": self.KIND, "peer_id": self.peer_id, "model": self.model, "num_blocks": self.num_blocks,
-                "protocol": list(self.protocol)}
+                "protocol": list(self.protocol), "architecture": self.architecture}
 
     @classmethod
     def from_value(cls, value: Any) -> ModelIndexRecord:
@@ -105,7 +109,10 @@ class ModelIndexRecord:
             raise RecordError("model index record needs a peer_id and a model")
         if not isinstance(num_blocks, int) or isinstance(num_blocks, bool) or num_blocks < 1:
             raise RecordError("model index record needs a positive num_blocks")
-        return cls(peer_id, model, num_blocks, tuple(protocol))
+        architecture = value.get("architecture", "")
+        if not isinstance(architecture, str) or len(architecture) > 64:
+            raise RecordError("model index record's architecture must be a short string")
+        return cls(peer_id, model, num_blocks, (protocol[0], protocol[1]), architecture)
 
 
 def parse_record(value: Any) -> ServerRecord | ModelIndexRecord:

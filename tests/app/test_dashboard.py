@@ -14,13 +14,14 @@ def test_dashboard_shows_the_node(qtbot, node, desktop):
     qtbot.waitUntil(lambda: window.values["blocks"].text() == "0-29", timeout=10_000)
     values = {name: label.text() for name, label in window.values.items()}
     assert values["swarm"].startswith("public")
-    assert values["model"] == "smollm2-135m-instruct (30 blocks)"
+    assert values["model"] == "smollm2-135m-instruct (30 blocks, llama)"
     # server.device and server.dtype are auto, and there is no GPU; read from the server's rpc_info
     qtbot.waitUntil(lambda: window.values["compute"].text() == "cpu, float32", timeout=10_000)
     assert values["ram"].endswith("iB")
     assert values["pause"] == "not paused"
     # The node's view of the swarm refreshes on its own period, so coverage may follow a little later.
     qtbot.waitUntil(lambda: window.coverage.servers == [1] * 30, timeout=60_000)
+    assert window.values["servers"].text().endswith(": blocks 0-29, float32")  # architecture, dtype per server
     assert window.coverage.ours == (0, 30)
     assert window.headline.text().startswith("Serving blocks 0-29")
 

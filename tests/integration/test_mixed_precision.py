@@ -13,6 +13,7 @@ from transformers import AutoModelForCausalLM
 from core.server.quantize import quantize_block
 from tests.helpers.processes import stop_all
 from tests.integration.conftest import PROMPT, client_for, start_servers
+from tests.integration.test_placement import swarm_status
 
 pytestmark = pytest.mark.slow
 
@@ -70,3 +71,10 @@ def test_a_route_of_three_precisions_equals_the_same_casts_done_locally(mixed_sw
     assert torch.equal(got.sequences, expected.sequences)
     assert torch.equal(got.logits[0], expected.logits[0])
     assert not torch.equal(got.logits[0], full_precision.logits[0])  # the casts and quantization really happened
+
+
+def test_swarm_status_shows_each_servers_precision_and_the_architecture(mixed_swarm, bootstrap):
+    (model,) = swarm_status(bootstrap, NAMESPACE)["models"]
+    assert (model["model"], model["architecture"], model["num_blocks"]) == ("tiny-llama", "llama", 6)
+    assert [(server["blocks"], server["dtype"], server["quantization"]) for server in model["servers"]] == [
+        ([0, 2], "float32", "none"), ([2, 4], "bfloat16", "none"), ([4, 6], "float32", "nf4")]

@@ -314,8 +314,18 @@ def test_model_index_round_trip_and_dispatch(identity):
     assert isinstance(parse_record(make_record(identity).to_value()), ServerRecord)
 
 
+def test_model_index_records_name_the_architecture_and_stay_readable_across_minor_versions(identity):
+    peer = identity.peer_id.to_base58()
+    record = ModelIndexRecord(peer, "tiny-qwen", 24, architecture="qwen2")
+    assert ModelIndexRecord.from_value(record.to_value()).architecture == "qwen2"
+    older = {key: value for key, value in record.to_value().items() if key != "architecture"}
+    older["protocol"] = [PROTOCOL_VERSION[0], 1]  # written before the architecture was
+    assert ModelIndexRecord.from_value(older) == ModelIndexRecord(peer, "tiny-qwen", 24, (PROTOCOL_VERSION[0], 1))
+
+
 @pytest.mark.parametrize("changes", [{"num_blocks": 0}, {"num_blocks": True}, {"num_blocks": "30"}, {"model": ""},
-                                     {"model": None}, {"peer_id": 5}, {"protocol": None}, {"kind": "other"}])
+                                     {"model": None}, {"peer_id": 5}, {"protocol": None}, {"kind": "other"},
+                                     {"architecture": 5}, {"architecture": "x" * 65}])
 def test_malformed_model_index_records_are_rejected(identity, changes):
     with pytest.raises(RecordError):
         ModelIndexRecord.from_value(index_value(identity, **changes))

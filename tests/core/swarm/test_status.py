@@ -7,10 +7,12 @@ from core.swarm.records import ServerRecord
 from core.swarm.status import format_table, model_status
 
 
-def servers(*spans: tuple[str, int, int, float, str]) -> dict[int, list[BlockServer]]:
+def servers(*spans: tuple[str, int, int, float, str], dtype: str = "float32",
+            quantization: str = "none") -> dict[int, list[BlockServer]]:
     found: dict[int, list[BlockServer]] = {}
     for peer, start, end, throughput, state in spans:
-        record = ServerRecord(peer_id=peer, state=state, model="m", start=start, end=end, throughput=throughput)
+        record = ServerRecord(peer_id=peer, state=state, model="m", start=start, end=end, throughput=throughput,
+                              dtype=dtype, quantization=quantization, public_name=f"{peer}-name" if peer == "b" else "")
         for index in range(start, end):
             found.setdefault(index, []).append(BlockServer(record, 0.0))
     return found
@@ -31,6 +33,21 @@ def test_table_groups_runs_and_names_gaps():
     assert "m (9 blocks)" in table
     assert any(line.split() == ["2-3", "2", "3.5"] for line in table.splitlines())
     assert "gaps: blocks 6-8" in table
+
+
+def test_status_names_the_architecture_and_how_each_server_computes():
+    found = servers(("a", 0, 4, 2.0, "online"), ("b", 4, 8, 1.5, "online"), ("c", 2, 3, 9.0, "offline"),
+                    dtype="bfloat16", quantization="nf4")
+    status = model_status("m", 8, found, "mixtral")
+    assert status["architecture"] == "mixtral"
+    assert status["servers"] == [
+        {"peer_id": "a", "name": "", "blocks": [0, 4], "dtype": "bfloat16", "quantization": "nf4", "throughput": 2.0},
+        {"peer_id": "b", "name": "b-name", "blocks": [4, 8], "dtype": "bfloat16", "quantization": "nf4",
+         "throughput": 1.5}]
+    table = format_table({"models": [status]})
+    assert "m (8 blocks, mixtral)" in table
+    assert any(line.split() == ["b-name", "4-7", "bfloat16", "nf4"] for line in table.splitlines())
+    assert any(line.split() == ["...a", "0-3", "bfloat16", "nf4"] for line in table.splitlines())
 
 
 def test_table_of_a_covered_model_and_of_an_empty_swarm():
