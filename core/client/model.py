@@ -25,7 +25,7 @@ from core.client.swarm_client import SwarmClient
 from core.config import Settings
 from core.models.family import ModelFamily
 from core.models.layout import ModelLayout
-from core.models.source import ModelSource, resolve_model
+from core.models.source import ModelSource, ensure_file, resolve_model
 from core.models.weights import load_layout, load_tensors
 from core.swarm.dht import SwarmSelection
 
@@ -220,6 +220,9 @@ class AutoDistributedModelForCausalLM:
         layout = load_layout(source)
         model = build_client_model(layout.family, layout.decoder_config)
         _assign(model, load_tensors(source, layout, layout.client_names(), dtype), layout)
+        generation = ensure_file(source, "generation_config.json", optional=True)
+        if generation.is_file():  # what from_pretrained reads too: chat models stop at every token listed there
+            model.generation_config = GenerationConfig.from_pretrained(generation.parent)
         model._setup(swarm_client or SwarmClient(selection, settings, dht), source.dht_name, settings)
         return model
 

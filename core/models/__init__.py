@@ -25,8 +25,13 @@ def supported_model_types() -> list[str]:
 
 
 def family_for(config: PretrainedConfig) -> ModelFamily:
+    return family_of(str(config.model_type))
+
+
+def family_of(model_type: str) -> ModelFamily:
+    """The family serving `model_type`; UserFacingError listing the supported ones if none does."""
     for family in FAMILIES:
-        if config.model_type in family.model_types:
+        if model_type in family.model_types:
             return family
-    raise UserFacingError(f"Architecture {config.model_type!r} is not supported yet "
+    raise UserFacingError(f"Architecture {model_type!r} is not supported yet "
                           f"(supported: {', '.join(supported_model_types())}).")

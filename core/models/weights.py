@@ -35,9 +35,21 @@ def load_config(source: ModelSource) -> PretrainedConfig:
         try:
             config: PretrainedConfig = AutoConfig.from_pretrained(source.folder)
         except (ValueError, TypeError, KeyError, StrictDataclassError) as error:
+            _refuse_unsupported(source)  # an architecture transformers does not know is ours to name
             raise UserFacingError(f"The config of {source.model_id} is invalid: {error}") from None
         return config
     return _cached_gguf_config(source)
+
+
+def _refuse_unsupported(source: ModelSource) -> None:
+    """UserFacingError listing the supported architectures if config.json names another one."""
+    from core.models import family_of
+
+    try:
+        model_type = json.loads((source.folder / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return
+    family_of(str(model_type))
 
 
 def load_layout(source: ModelSource) -> ModelLayout:

@@ -18,8 +18,9 @@ import torch
 from transformers import AutoModelForCausalLM, Gemma3ForCausalLM
 
 from tests.core.models.test_architectures import PROMPT
+from tests.core.models.test_checkpoints import edit_config
 from tests.helpers.hub_layout import gemma3_multimodal_hub_names, publish_to_hub_cache, write_hub_checkpoint
-from tests.helpers.processes import stop_all
+from tests.helpers.processes import MeadowProcess, stop_all
 from tests.helpers.tiny_models import ARCHITECTURES, WINDOW, save_tiny, tiny_model
 from tests.integration.conftest import client_for, start_servers
 
@@ -76,6 +77,7 @@ def test_two_servers_generate_what_transformers_generates(served, bootstrap):
     with torch.inference_mode():
         expected = local.generate(PROMPT, **options)
     model = client_for(model_id, f"arch-{name}", bootstrap.multiaddrs)
+    assert model.generation_config.eos_token_id == local.generation_config.eos_token_id
     try:
         with model.inference_session(max_length=PROMPT.shape[1] + NEW_TOKENS) as session:
             got = model.generate(PROMPT, **options)
@@ -98,3 +100,23 @@ def text_decoder_of(multimodal: Any) -> Any:
              if name.startswith(prefix) or name == "lm_head.weight"}
     text.load_state_dict(state, strict=True)
     return text
+
+
+def test_serve_refuses_an_unsupported_architecture_and_a_config_that_disagrees_with_its_weights(bootstrap, tmp_path):
+    unsupported = save_tiny("qwen2", tmp_path / "unsupported")
+    edit_config(unsupported, '"model_type": "qwen2"', '"model_type": "gpt_neox"')
+    mismatched = save_tiny("falcon", tmp_path / "mismatched")
+    edit_config(mismatched, '"num_hidden_layers": 4', '"num_hidden_layers": 6')
+    servers = [MeadowProcess.start(["serve", "--model", str(folder), "--blocks", "0:1", "--initial-peers",
+                                    *bootstrap.multiaddrs, "--set", "swarm.namespace=refused"], wait_ready=False)
+               for folder in (unsupported, mismatched)]
+    try:
+        for server, expected in zip(servers, [
+                r"Architecture 'gpt_neox' is not supported yet \(supported: llama, mistral, mixtral, qwen2, .*falcon\)",
+                r"says the model has 6 blocks \(num_hidden_layers\), but its weights hold blocks 0-3 \(4 blocks\)"],
+                                    strict=True):
+            with pytest.raises(RuntimeError, match=expected):
+                server.wait_for("ready", 120)
+            assert server.process.wait(30) != 0
+    finally:
+        stop_all(servers)

@@ -101,3 +101,13 @@ def test_an_invalid_config_is_a_clear_error(tmp_path):
     edit_config(folder, '"num_hidden_layers": 4', '"num_hidden_layers": 3')  # disagrees with its own layer_types
     with pytest.raises(UserFacingError, match=r"(?s)config of .* is invalid: .*layer_types"):
         load_layout(resolve_model(str(folder)))
+
+
+@pytest.mark.parametrize("model_type", ["gpt2", "no-such-architecture"])
+def test_an_unsupported_architecture_is_refused_naming_the_supported_ones(model_type, tmp_path):
+    folder = save_tiny("qwen2", tmp_path / "model")
+    edit_config(folder, '"model_type": "qwen2"', f'"model_type": "{model_type}"')
+    with pytest.raises(UserFacingError, match=f"Architecture '{model_type}' is not supported yet \\(supported: llama, "
+                                              "mistral, mixtral, qwen2, qwen3, qwen3_moe, phi3, gemma2, gemma3_text, "
+                                              "gemma3, bloom, falcon\\)"):
+        load_layout(resolve_model(str(folder)))
