@@ -14,7 +14,7 @@ import torch
 from transformers import PretrainedConfig
 from transformers.models.bloom.modeling_bloom import BloomBlock, BloomPreTrainedModel, build_alibi_tensor
 
-from core.models.decoder import attention_kinds, call_block, layer_builder, masks, same_logits
+from core.models.decoder import attention_kinds, cache_heads_and_dim, call_block, layer_builder, masks, same_logits
 from core.models.family import FULL_ATTENTION, BlockKwargs, ModelFamily, StepContext
 
 
@@ -40,7 +40,7 @@ def bloom_inputs(context: StepContext) -> dict[str, BlockKwargs]:
 BLOOM = ModelFamily(
     model_types=("bloom",), build_block=layer_builder(BloomBlock), pretrained_base=BloomPreTrainedModel,
     build_position_encoder=lambda config: None, block_inputs=bloom_inputs, run_block=call_block,
-    attention_kinds=attention_kinds, build_embedding=word_embedding, build_norm=layer_norm,
-    build_embedding_norm=layer_norm, transform_logits=same_logits, final_norm_name="ln_f",
+    attention_kinds=attention_kinds, cache_heads_and_dim=cache_heads_and_dim, build_embedding=word_embedding,
+    build_norm=layer_norm, build_embedding_norm=layer_norm, transform_logits=same_logits, final_norm_name="ln_f",
     embedding_norm_name="word_embeddings_layernorm",
 )

@@ -47,6 +47,13 @@ def attention_kinds(config: PretrainedConfig) -> tuple[str, ...]:
     return kinds
 
 
+def cache_heads_and_dim(config: PretrainedConfig) -> tuple[int, int]:
+    """Key/value heads of a standard block's attention cache and the size of each head."""
+    heads = int(config.num_attention_heads)
+    kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
+    return kv_heads, int(getattr(config, "head_dim", None) or config.hidden_size // heads)
+
+
 def masks(context: StepContext, **options: Any) -> dict[str, Any]:
     """The attention mask of each kind the step's blocks use, built as the architecture's model builds it."""
     return {kind: MASK_BUILDERS[kind](config=context.config, inputs_embeds=context.hidden_states,
@@ -113,7 +120,8 @@ def standard_family(model_types: tuple[str, ...], layer_class: Callable[..., tor
     fields: dict[str, Any] = {
         "model_types": model_types, "build_block": layer_builder(layer_class), "pretrained_base": pretrained_base,
         "build_position_encoder": lambda config: rotary_class(config=config), "block_inputs": rotary_inputs,
-        "run_block": call_block, "attention_kinds": attention_kinds, "build_embedding": plain_embedding,
+        "run_block": call_block, "attention_kinds": attention_kinds, "cache_heads_and_dim": cache_heads_and_dim,
+        "build_embedding": plain_embedding,
         "build_norm": rms_norm(norm_class), "build_embedding_norm": no_module, "transform_logits": same_logits,
     }
     return ModelFamily(**{**fields, **overrides})

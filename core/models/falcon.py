@@ -54,6 +54,16 @@ def _with_alibi(mask: torch.Tensor, alibi: torch.Tensor, config: PretrainedConfi
     return torch.masked_fill(alibi / math.sqrt(head_dim), mask < -1, lowest)
 
 
+def falcon_cache_heads_and_dim(config: PretrainedConfig) -> tuple[int, int]:
+    """What FalconAttention caches per token: every query head's keys in the new decoder (it broadcasts its
+    grouped keys before caching them), one shared head with multi-query attention, else one per head."""
+    heads = int(config.num_attention_heads)
+    head_dim = int(config.hidden_size) // heads
+    if config.new_decoder_architecture:
+        return heads, head_dim
+    return (1 if config.multi_query else int(config.num_kv_heads)), head_dim
+
+
 def rotary_unless_alibi(config: PretrainedConfig) -> torch.nn.Module | None:
     assert isinstance(config, FalconConfig)
     return None if config.alibi else FalconRotaryEmbedding(config=config)
@@ -62,6 +72,6 @@ def rotary_unless_alibi(config: PretrainedConfig) -> torch.nn.Module | None:
 FALCON = ModelFamily(
     model_types=("falcon",), build_block=layer_builder(FalconDecoderLayer), pretrained_base=FalconPreTrainedModel,
     build_position_encoder=rotary_unless_alibi, block_inputs=falcon_inputs, run_block=call_block,
-    attention_kinds=attention_kinds, build_embedding=word_embedding, build_norm=layer_norm,
-    build_embedding_norm=no_module, transform_logits=same_logits, final_norm_name="ln_f",
+    attention_kinds=attention_kinds, cache_heads_and_dim=falcon_cache_heads_and_dim, build_embedding=word_embedding,
+    build_norm=layer_norm, build_embedding_norm=no_module, transform_logits=same_logits, final_norm_name="ln_f",
 )

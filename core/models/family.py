@@ -8,7 +8,7 @@ server or the client:
 - the blocks' inputs besides hidden states: masks, rotary embeddings or ALiBi biases (`block_inputs`), built
   once per step for each attention kind the step's blocks use;
 - the attention kind of each block (`attention_kinds`): full or sliding-window, which decides its mask and
-  its kind of cache layer;
+  its kind of cache layer, and what one token adds to that cache (`cache_heads_and_dim`);
 - how a block is called and what it returns (`run_block`);
 - the client's parts: the embedding (Gemma's scales itself), a post-process of the embeddings (BLOOM's layer
   norm), the final norm, and a transform of the logits (Gemma 2's soft-capping).
@@ -74,6 +74,8 @@ class ModelFamily:
     run_block: Callable[[torch.nn.Module, torch.Tensor, BlockKwargs], torch.Tensor]
     # The attention kind of every block, in order (full_attention or sliding_attention).
     attention_kinds: Callable[[PretrainedConfig], tuple[str, ...]]
+    # The key/value heads one token adds to a block's cache, and their size (what cache budgets count).
+    cache_heads_and_dim: Callable[[PretrainedConfig], tuple[int, int]]
     # The client's parts. The embedding is the architecture's own module (Gemma's multiplies by sqrt(hidden)).
     build_embedding: Callable[[PretrainedConfig], torch.nn.Module]
     build_norm: Callable[[PretrainedConfig], torch.nn.Module]

@@ -85,10 +85,11 @@ def quantized_weight_bytes(shape: tuple[int, ...], quantization: str) -> int:
 
 
 def kv_heads_and_dim(config: PretrainedConfig) -> tuple[int, int]:
-    """Key/value heads of one block's attention and the size of each head."""
-    heads = int(config.num_attention_heads)
-    kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
-    return kv_heads, int(getattr(config, "head_dim", None) or config.hidden_size // heads)
+    """Key/value heads one token adds to a block's attention cache and the size of each head, as the
+    architecture's attention caches them."""
+    from core.models import family_for
+
+    return family_for(config).cache_heads_and_dim(config)
 
 
 def kv_bytes_per_token(config: PretrainedConfig, dtype: str) -> int:

@@ -11,7 +11,8 @@ from core.errors import UserFacingError
 from core.models import family_for
 from core.server.block_cost import BlockCost, block_cost, blocks_that_fit, kv_bytes_per_token, quantized_weight_bytes
 from core.server.quantize import module_bytes, quantize_block
-from tests.helpers.tiny_models import TINY_LLAMA, tiny_config
+from tests.helpers.block_spans import span_of
+from tests.helpers.tiny_models import ARCHITECTURES, TINY_LLAMA, tiny_config, tiny_model
 
 SMOLLM2 = dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
                num_key_value_heads=3, vocab_size=49152)
@@ -90,3 +91,15 @@ def test_the_costliest_block_sizes_a_model_whose_blocks_differ():
                      for index in (0, 1))
     assert dense != sparse
     assert block_cost(family, config, "float32", cache_tokens=0).weight_bytes == max(dense, sparse)
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_the_cache_estimate_per_token_is_what_a_real_block_caches(name):
+    """Falcon's attention caches every query head (new decoder) or one (multi-query), whatever its config's
+    num_kv_heads says: the estimate follows the architecture, measured against a real step."""
+    model = tiny_model(name)
+    span = span_of(model, 0, 1)
+    cache = span.new_cache()
+    span.forward(torch.randn(1, 3, model.config.hidden_size), 0, 1, cache, 0)
+    keys, values = cache.layers[0].keys, cache.layers[0].values
+    assert kv_bytes_per_token(model.config, "float32") * 3 == keys.numel() * 4 + values.numel() * 4
