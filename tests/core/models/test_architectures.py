@@ -52,3 +52,27 @@ def test_blocks_over_two_spans_equal_transformers_bit_for_bit(name):
                                output_logits=True, return_dict_in_generate=True)
     for step, (mine, theirs) in enumerate(zip(ours, local.logits, strict=True)):
         assert torch.equal(mine, theirs), f"{name}: step {step} differs by {(mine - theirs).abs().max().item()}"
+
+
+class SubSpan(BlockSpan):
+    """A server's span of every block, run over [start, end) only, as a route that uses part of a server's
+    span runs it: the session's cache still has a layer per served block."""
+
+    def __init__(self, span: BlockSpan, start: int, end: int):
+        self.__dict__.update(span.__dict__)
+        self.run_start, self.run_end = start, end
+
+    def forward(self, hidden: torch.Tensor, start: int, end: int, cache: Any = None, position: int = 0) -> torch.Tensor:
+        return super().forward(hidden, self.run_start, self.run_end, cache, position)
+
+
+@pytest.mark.parametrize("name", ["gemma3_text", "qwen2", "falcon-rw"])
+def test_sessions_over_parts_of_a_span_equal_transformers(name):
+    """Blocks 1:3 of a server holding 0:4 mix attention kinds (and ALiBi keys) at their own cache indices."""
+    model: Any = tiny_model(name)
+    whole = span_of(model, 0, 4)
+    ours = swarm_logits(model, [SubSpan(whole, 0, 1), SubSpan(whole, 1, 3), SubSpan(whole, 3, 4)], STEPS)
+    with torch.inference_mode():
+        local = model.generate(PROMPT, max_new_tokens=STEPS, min_new_tokens=STEPS, do_sample=False,
+                               output_logits=True, return_dict_in_generate=True)
+    assert all(torch.equal(mine, theirs) for mine, theirs in zip(ours, local.logits, strict=True))
