@@ -49,7 +49,7 @@ class DashboardWindow(QMainWindow):
         texts = describe(status, self.status.served_tokens_per_second)
         for name, text in texts.items():
             self.values[name].setText(text)
-        model = status["models"][0] if status.get("models") else None
+        model = served_model(status)
         blocks = status["serving"].get("blocks")
         self.coverage.set_coverage([block["servers"] for block in model["blocks"]] if model else [],
                                    tuple(blocks) if blocks else None)
@@ -102,6 +102,14 @@ def _compute(serving: dict) -> str:
                      + ([quantization] if quantization and quantization != "none" else []))
 
 
+def served_model(status: dict[str, Any]) -> dict[str, Any] | None:
+    """The swarm's entry of the model our node serves (the swarm may serve others too), else its first one."""
+    models: list[dict[str, Any]] = status.get("models") or []
+    ours = [model for model in models if model["model"] == status["serving"].get("model")]
+    candidates = ours or models
+    return candidates[0] if candidates else None
+
+
 def _servers(model: dict[str, Any] | None) -> str:
     """The model's servers, one per line: their blocks and how they compute them ("blocks 0-14: bfloat16, nf4")."""
     if not model or not model.get("servers"):
@@ -128,7 +136,7 @@ def _model(serving: dict[str, Any], model: dict[str, Any] | None) -> str:
 def describe(status: dict, served_speed: float | None) -> dict[str, str]:
     """The dashboard's texts for one /api/status answer."""
     swarm, serving = status["swarm"], status["serving"]
-    model = status["models"][0] if status.get("models") else None
+    model = served_model(status)
     blocks = serving.get("blocks")
     decision = (status.get("pause") or {}).get("decision") or {}
     pause = decision.get("reason") or "not paused"

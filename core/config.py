@@ -89,7 +89,8 @@ SCHEMA: tuple[Setting, ...] = (
             "Number format of the served blocks: auto is bfloat16 on a GPU that supports it (float16 on older "
             "ones) and float32 on the CPU.", choices=("auto", "float32", "bfloat16", "float16")),
     Setting("server.quantization", str, "none",
-            "Store the served blocks' linear weights in 8 bits (int8, as LLM.int8) or 4 bits (nf4) with "
+            "Store the served blocks' weight matrices (a mixture's experts too) in 8 bits (int8, as LLM.int8) or 4 "
+            "bits (nf4) with "
             "bitsandbytes: about a half or a quarter of the memory, so more blocks fit, for slightly less exact "
             "outputs. Needs bitsandbytes (pip install bitsandbytes).", choices=("none", "int8", "nf4")),
     Setting("server.torch_threads", int, 0, "Torch intra-op threads for the server; 0 keeps torch's default.", minimum=0),

@@ -39,7 +39,7 @@ class BlockSpan:
         self.end = end
         self.dtype = dtype
         self.device = device
-        self.quantization = quantization  # of the linear layers' weights: none, int8 or nf4 (core/server/quantize.py)
+        self.quantization = quantization  # of the weight matrices: none, int8 or nf4 (core/server/quantize.py)
         self.kinds = family.attention_kinds(config)[start:end]
         self.blocks = [self._build(index, block_prefix, tensors) for index in range(start, end)]
         encoder = family.build_position_encoder(config)

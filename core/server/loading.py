@@ -27,7 +27,7 @@ class ModelPlan:
     layout: ModelLayout
     dtype_name: str
     device: torch.device
-    quantization: str = "none"  # of the blocks' linear weights: none, int8 or nf4
+    quantization: str = "none"  # of the blocks' weight matrices (experts' too): none, int8, nf4
 
     @property
     def config(self) -> PretrainedConfig:
@@ -58,7 +58,7 @@ class ModelPlan:
 
 def plan_model(model: str, device_name: str, dtype_name: str, quantization: str = "none") -> ModelPlan:
     """The model's files, config and architecture, on `device_name` in `dtype_name` (either may be "auto"),
-    its linear weights quantized as asked."""
+    its weight matrices quantized as asked."""
     from core.models.source import resolve_model
     from core.models.weights import check_block_count, load_layout
 
