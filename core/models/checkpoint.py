@@ -70,12 +70,13 @@ class CheckpointNames:
             for key, _ in target.sources:
                 by_file.setdefault(self.files[key], set()).add(key)
         raw: dict[str, torch.Tensor] = {}
+        total = sum(len(keys) for keys in by_file.values())
         for filename, keys in sorted(by_file.items()):
             with safe_open(str(ensure_file(source, filename)), framework="pt") as handle:
                 for key in sorted(keys, key=dot_natural_key):
                     raw[key] = handle.get_tensor(key)
                     if progress:
-                        progress(len(raw), sum(len(keys) for keys in by_file.values()))
+                        progress(len(raw), total)
         tensors: dict[str, torch.Tensor] = {}
         for name in sorted(names):
             if name in self.targets:
