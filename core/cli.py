@@ -214,7 +214,7 @@ def _run(args: argparse.Namespace) -> None:
     elif args.command in ("swarm", "invite"):
         from core.swarm.swarm_commands import run_swarm_command
 
-        run_swarm_command(args)
+        run_swarm_command(args, settings)
     elif args.command == "chat":
         from core.node.chat_command import run_chat
 

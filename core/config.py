@@ -61,6 +61,9 @@ class Setting:
 
 SCHEMA: tuple[Setting, ...] = (
     Setting("swarm.namespace", str, "meadow", "DHT namespace of the public swarm's records."),
+    Setting("swarm.allow_link_local", bool, False,
+            "Accept peer addresses on link-local networks (169.254.0.0/16, fe80::/10) in invites and bootstrap lists; "
+            "off because cloud metadata services live there."),
     Setting("dht.wait_timeout", float, 3.0, "Seconds a DHT request waits for peers.", minimum=0.1),
     Setting("server.announce_period", float, 30.0, "Seconds between refreshes of the server's DHT records.", minimum=0.5),
     Setting("server.record_ttl", float, 90.0, "Seconds a server record lives in the DHT unless refreshed.", minimum=1.0),
