@@ -1,6 +1,7 @@
 """Start Meadow at login: XDG autostart on Linux, the HKCU Run key on Windows, a LaunchAgent on macOS."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import plistlib
@@ -70,7 +71,5 @@ def _set_windows(enabled: bool) -> None:
         if enabled:
             winreg.SetValueEx(key, "Meadow", 0, winreg.REG_SZ, value)
         else:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 winreg.DeleteValue(key, "Meadow")
-            except FileNotFoundError:
-                pass

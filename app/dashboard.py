@@ -1,8 +1,16 @@
 """The dashboard, the app's main window: swarm, model, our blocks, what we served, coverage, pause reason."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QFormLayout, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.actions import AppActions
 from app.coverage_bar import CoverageBar
@@ -65,7 +73,7 @@ class DashboardWindow(QMainWindow):
         form = QFormLayout(box)
         labels = ("Swarm", "Peers", "Model", "Our blocks", "Computed on", "Requests served", "Tokens served", "Speed",
                   "Memory (RAM)", "Memory (VRAM)", "Pause")
-        for label, name in zip(labels, FIELDS):
+        for label, name in zip(labels, FIELDS, strict=True):
             form.addRow(label, self.values[name])
         self.values["pause"].setWordWrap(True)
         return box

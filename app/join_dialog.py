@@ -8,7 +8,6 @@ from app.api_client import NodeApi
 from app.resources import ERROR_STYLE
 
 
-
 class JoinDialog(QDialog):
     joined = Signal(dict)  # the swarm as the node stored it: name, namespace, initial_peers, ...
 

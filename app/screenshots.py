@@ -16,11 +16,11 @@ os.environ["MEADOW_HOME"] = tempfile.mkdtemp(prefix="meadow-screenshots-")  # be
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QPoint  # noqa: E402
-from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import QApplication, QWidget
 
-from app.main import build  # noqa: E402
-from app.resources import icon, stylesheet  # noqa: E402
+from app.main import build
+from app.resources import icon, stylesheet
 
 NODE_ARGS = ["--api-port", "0", "--set", "server.throughput=100"]
 PROMPT = "Write a haiku about a meadow, then a one-line Python snippet that prints it."

@@ -5,6 +5,7 @@ executable with the same arguments. Children get their own process group and die
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
@@ -83,8 +84,6 @@ def stop_group(process: subprocess.Popen, timeout: float = 10.0) -> int | None:
     try:
         return process.wait(timeout)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         return process.wait(timeout)

@@ -15,8 +15,16 @@ from PySide6.QtWidgets import QAbstractButton, QMessageBox, QWidget
 
 from app.node_supervisor import NodeSupervisor
 from app.runtime.child import JsonLineChild
-from app.runtime.decision import (ASK, NEVER, asks_at_start, describe_no_offer, describe_offer, fetch_would_help,
-                                  should_offer_at_start, snoozed_preference)
+from app.runtime.decision import (
+    ASK,
+    NEVER,
+    asks_at_start,
+    describe_no_offer,
+    describe_offer,
+    fetch_would_help,
+    should_offer_at_start,
+    snoozed_preference,
+)
 from app.runtime.install_dialog import CudaInstallDialog
 from core.config import Settings, update_settings_file
 from core.errors import SettingsError

@@ -144,7 +144,7 @@ class InferenceSession:
             self.client.session_closed()
             try:
                 run_sync(self._close_spans(), timeout=5.0)
-            except Exception:  # noqa: BLE001 - servers time out idle sessions anyway
+            except Exception:  # servers time out idle sessions anyway
                 logger.debug("Closing an inference session failed", exc_info=True)
 
     async def _close_spans(self) -> None:

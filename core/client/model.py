@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from hivemind import DHT
@@ -61,7 +61,7 @@ class DistributedCausalLM:
     Mixed in before the architecture's PreTrainedModel, with GenerationMixin last, as transformers expects.
     """
 
-    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+    _tied_weights_keys: ClassVar[dict[str, str]] = {"lm_head.weight": "model.embed_tokens.weight"}
 
     def _setup(self, swarm_client: SwarmClient, model_name: str, family: ModelFamily, settings: Settings) -> None:
         self.swarm_client = swarm_client
@@ -79,8 +79,9 @@ class DistributedCausalLM:
 
         The route is the chain with the lowest expected latency; `spread=True` (one-shot passes) picks a
         random chain weighted by throughput instead, so that independent requests share the swarm."""
-        route = wait_for_route(self.swarm_client, self.model_name, self.num_blocks, self.settings["client.route_timeout"],
-                               exclude=self.bans.banned(), need_tokens=max_length, spread=spread)
+        route = wait_for_route(self.swarm_client, self.model_name, self.num_blocks,
+                               self.settings["client.route_timeout"], exclude=self.bans.banned(),
+                               need_tokens=max_length, spread=spread)
         logger.info("Route: %s", " -> ".join(f"{s.peer_id[-6:]}[{s.start}:{s.end}]" for s in route))
         return _ActivatingSession(self, route, max_length)
 
@@ -103,7 +104,8 @@ class DistributedCausalLM:
         if max_new is None:
             max_new = (kwargs.get("max_length") or config.max_length) - input_ids.shape[1]
         # `session=` continues a session the caller keeps open (several conversations may be open at once)
-        with self._session_for_generate(input_ids.shape[1], max(int(max_new), 1), kwargs.pop("session", None)) as session:
+        kept = kwargs.pop("session", None)
+        with self._session_for_generate(input_ids.shape[1], max(int(max_new), 1), kept) as session:
             input_ids = _with_session_history(session, input_ids)
             if inputs is not None:
                 inputs = input_ids
@@ -189,7 +191,8 @@ class AutoDistributedModelForCausalLM:
             from core.swarm.private import swarm_selection
 
             swarm = swarm_selection(swarm, initial_peers=initial_peers or (), new_swarm=dht is not None)
-        selection = swarm or SwarmSelection(namespace=settings["swarm.namespace"], initial_peers=list(initial_peers or []))
+        selection = swarm or SwarmSelection(namespace=settings["swarm.namespace"],
+                                            initial_peers=list(initial_peers or []))
         if dht is not None:
             selection.new_swarm = True  # the caller's DHT is already part of a swarm
         source = model_id if isinstance(model_id, ModelSource) else resolve_model(model_id)

@@ -7,6 +7,7 @@ boundaries (see inference.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -64,7 +65,8 @@ class SpanSession:
         if hidden.shape[1] == 1:
             elapsed = time.monotonic() - started
             self.client.stats.observe_step(self.span.peer_id, self.span.end - self.span.start, elapsed)
-            self._decode_seconds = elapsed if self._decode_seconds is None else 0.7 * self._decode_seconds + 0.3 * elapsed
+            previous = self._decode_seconds
+            self._decode_seconds = elapsed if previous is None else 0.7 * previous + 0.3 * elapsed
         self.history.append(hidden)
         return output
 
@@ -98,10 +100,8 @@ class SpanSession:
     async def close(self) -> None:
         await self._queue.put(None)
         if self._responses is not None:
-            try:
+            with contextlib.suppress(Exception):  # the server may be gone; it frees the session on its own
                 await asyncio.wait_for(self._drain(), 2.0)
-            except Exception:  # noqa: BLE001 - the server may be gone; it frees the session on its own
-                pass
 
     async def _drain(self) -> None:
         async for _ in self._responses:

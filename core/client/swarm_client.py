@@ -78,7 +78,7 @@ class SwarmClient:
         if stale:
             try:
                 run_sync(self._ping_all(stale), timeout=self.settings["client.ping_timeout"] + 1.0)
-            except Exception:  # noqa: BLE001 - pings only inform routing
+            except Exception:  # pings only inform routing
                 logger.debug("Pinging servers failed", exc_info=True)
 
     async def _ping_all(self, peer_ids: list[str]) -> None:
@@ -129,7 +129,7 @@ class SwarmClient:
         while not self._stopped.wait(1.0):
             try:
                 self._refresh_once()
-            except Exception:  # noqa: BLE001 - the next round tries again; routing falls back to fresh reads
+            except Exception:  # the next round tries again; routing falls back to fresh reads
                 logger.debug("Refreshing routes failed", exc_info=True)
 
     def _refresh_once(self) -> None:
@@ -154,7 +154,7 @@ class SwarmClient:
         if self._p2p is not None:
             try:
                 run_sync(self._p2p.shutdown(), timeout=5.0)
-            except Exception:  # noqa: BLE001 - best effort: the process may be exiting
+            except Exception:  # best effort: the process may be exiting
                 logger.debug("Closing the P2P replica failed", exc_info=True)
             self._p2p = None
         if self._owns_dht:

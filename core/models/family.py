@@ -1,8 +1,8 @@
 """What one architecture module provides; core/models/<arch>.py implements it for its model types."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from transformers import PretrainedConfig

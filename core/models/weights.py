@@ -29,10 +29,7 @@ ProgressCallback = Callable[[int, int], None]
 
 def load_config(source: ModelSource) -> PretrainedConfig:
     """The model's config (for GGUF: parsed from its metadata once, then cached), with sdpa attention."""
-    if source.gguf_file is None:
-        config = AutoConfig.from_pretrained(source.folder)
-    else:
-        config = _cached_gguf_config(source)
+    config = AutoConfig.from_pretrained(source.folder) if source.gguf_file is None else _cached_gguf_config(source)
     config._attn_implementation = "sdpa"  # what from_pretrained picks on CPU and CUDA; blocks must match it
     return config
 
@@ -154,7 +151,7 @@ def _load_from_safetensors(
     for filename in files:
         path: Path = ensure_file(source, filename)
         with safe_open(str(path), framework="pt") as handle:
-            for name in handle.keys():
+            for name in handle.keys():  # noqa: SIM118 - safetensors' handle has keys() but is not iterable
                 if name in names:
                     tensors[name] = handle.get_tensor(name)
                     if progress:

@@ -115,5 +115,5 @@ class Conversations:
         for session in sessions:
             try:
                 session.close()
-            except Exception:  # noqa: BLE001 - a server that vanished already dropped the session
+            except Exception:  # a server that vanished already dropped the session
                 logger.debug("Closing a session failed", exc_info=True)

@@ -86,7 +86,8 @@ class Generation:
         try:
             output = self.generator.generate(self)
             reusable = True
-            route = tuple({"peer_id": span.peer_id, "start": span.start, "end": span.end} for span in self.session.route)
+            route = tuple({"peer_id": span.peer_id, "start": span.start, "end": span.end}
+                          for span in self.session.route)
         finally:
             self.generator.conversations.checkin(self.session, reusable)
         generated = output[0, self.prompt_ids.shape[1]:].tolist()

@@ -15,12 +15,12 @@ from core import __version__
 from core.config import Settings, update_settings_file
 from core.events import ServingChanged, SettingsChanged
 from core.node.conversations import Conversations
-from core.nvml import process_gpu_bytes
 from core.node.event_hub import EventHub
 from core.node.model_pool import ModelPool
 from core.node.server_stats import ServerStatsReader
 from core.node.supervisor import ServerSupervisor, ServingStatus
 from core.node.swarm_view import SwarmView
+from core.nvml import process_gpu_bytes
 from core.pause import AppSnapshot, Decision, PauseMonitor, ServingState, Transition, apply_settings
 from core.pause.own_processes import own_process_tree
 

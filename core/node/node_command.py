@@ -15,6 +15,7 @@ import time
 from dataclasses import replace
 
 import uvicorn
+from starlette.routing import Route
 
 from core import events
 from core.client.swarm_client import SwarmClient
@@ -38,7 +39,6 @@ from core.swarm.dht import SwarmSelection, start_dht, visible_maddrs
 from core.swarm.identity import Identity
 from core.swarm.private import child_swarm_args
 from core.swarm.secrets import MemorySecrets
-from starlette.routing import Route
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,8 @@ def _compose(settings: Settings, overrides: list[str], swarm: SwarmSelection, dh
         if current["node.num_blocks"] > 0:
             command += ["--num-blocks", str(current["node.num_blocks"])]
         swarm_args, stdin_text = child_swarm_args(swarm.name, secrets) if swarm.name else ([], None)
-        return command + swarm_args + [f"--set={item}" for item in overrides if not item.startswith("node.")], stdin_text
+        server_overrides = [f"--set={item}" for item in overrides if not item.startswith("node.")]
+        return command + swarm_args + server_overrides, stdin_text
 
     supervisor = ServerSupervisor(server_command, lambda status: node_ref[0].on_serving_changed(status),
                                   backoff_max=settings["node.restart_backoff_max"],
@@ -171,7 +172,7 @@ def _preload(node: Node) -> None:
     """Load the own model's client part now, so that the first request does not wait for it."""
     try:
         node.pool.get(node.settings["node.model"])
-    except Exception:  # noqa: BLE001 - the first request reports the problem to its caller
+    except Exception:  # the first request reports the problem to its caller
         logger.warning("Preloading %s failed", node.settings["node.model"], exc_info=True)
 
 

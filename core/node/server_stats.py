@@ -26,7 +26,7 @@ class ServerStatsReader:
 
     def read(self, peer_id: str | None) -> dict:
         """The server's counters (None values while it does not serve or does not answer)."""
-        empty = {name: None for name in (*_FIELDS, "tokens_per_second")}
+        empty = dict.fromkeys((*_FIELDS, "tokens_per_second"))
         if peer_id is None:
             return empty
         fetched, last_peer, values = self._last

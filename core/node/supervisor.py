@@ -141,7 +141,8 @@ class ServerSupervisor:
             delay = self._backoff
             self._backoff = min(self._backoff * 2, self._backoff_max)
             self._set(state="error", pid=None, blocks=None,
-                      reason=f"the server exited with code {code}: {detail or 'no message'}; restarting in {delay:.0f} s")
+                      reason=f"the server exited with code {code}: {detail or 'no message'}; "
+                             f"restarting in {delay:.0f} s")
             if self._want_running and not self._closed:
                 self._restart_timer = threading.Timer(delay, self._restart_after_crash)
                 self._restart_timer.daemon = True
@@ -165,7 +166,7 @@ class ServerSupervisor:
         self._status = replace(self._status, **changes)  # type: ignore[arg-type]
         try:
             self._on_change(self._status)
-        except Exception:  # noqa: BLE001 - a broken listener must not break supervision
+        except Exception:  # a broken listener must not break supervision
             logger.exception("Serving status listener failed")
 
 

@@ -25,7 +25,8 @@ class SwarmView:
         self._coverage: tuple[float, list[dict]] = (0.0, [])
 
     def describe(self) -> dict:
-        return {"name": self.private_name or "public", "private": self.private_name is not None, "namespace": self.namespace, "peer_id": self.dht.peer_id.to_base58(),
+        return {"name": self.private_name or "public", "private": self.private_name is not None,
+                "namespace": self.namespace, "peer_id": self.dht.peer_id.to_base58(),
                 "multiaddrs": self.multiaddrs, "peers": self._peer_count()}
 
     def coverage(self) -> list[dict]:
@@ -36,7 +37,7 @@ class SwarmView:
                 return models
         try:
             models = collect_status(self.dht, self.namespace)["models"]
-        except Exception:  # noqa: BLE001 - a DHT hiccup: keep the last answer
+        except Exception:  # a DHT hiccup: keep the last answer
             logger.debug("Reading swarm coverage failed", exc_info=True)
         for model in models:
             model["missing"] = [block["index"] for block in model["blocks"] if block["servers"] == 0]

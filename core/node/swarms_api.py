@@ -13,8 +13,14 @@ from starlette.routing import Route
 
 from core.errors import UserFacingError
 from core.node.api_errors import ApiError, parse_body, parse_json
-from core.swarm.private import (DEFAULT_INVITE_SECONDS, MAX_INVITE_SECONDS, create_invite, join_swarm, leave_swarm,
-                                list_swarms)
+from core.swarm.private import (
+    DEFAULT_INVITE_SECONDS,
+    MAX_INVITE_SECONDS,
+    create_invite,
+    join_swarm,
+    leave_swarm,
+    list_swarms,
+)
 
 
 class JoinRequest(BaseModel):
@@ -71,7 +77,7 @@ class SwarmsApi:
         return JSONResponse({"swarm": name, "token": token}, status_code=201)
 
 
-async def _user_call(function, *args):  # noqa: ANN001, ANN202 - a thin adapter
+async def _user_call(function, *args):
     """Run a swarm-store call off the loop; its user-facing errors become 400s."""
     try:
         return await run_in_threadpool(function, *args)

@@ -30,7 +30,7 @@ class UserActivityDetector:
             idle = self.idle_seconds_now()
         except OSError as error:
             return Signal.unavailable(self.name, str(error), SignalKind.USER_ACTIVE)
-        except Exception as error:  # a dropped connection: reconnect on the next check
+        except Exception as error:  # noqa: BLE001 - a dropped connection: reconnect on the next check
             logger.debug("X11 idle check failed, reconnecting: %s", error)
             self.connection.reset()
             return Signal.unavailable(self.name, f"X11 idle check failed: {error}", SignalKind.USER_ACTIVE)

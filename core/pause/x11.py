@@ -6,6 +6,7 @@ connect again on a later check, since the node may start before the desktop sess
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -28,7 +29,7 @@ class XConnection:
                 self._display = display.Display(name)
             except ImportError:
                 raise OSError("python-xlib is not installed") from None
-            except Exception as error:  # python-xlib raises several unrelated types for a missing server
+            except Exception as error:  # noqa: BLE001 - python-xlib raises several unrelated types for a missing server
                 raise OSError(f"cannot open X display {name}: {error}") from None
         return self._display
 
@@ -36,10 +37,8 @@ class XConnection:
         """Drop the connection (after an X error); the next `get` reconnects."""
         display, self._display = self._display, None
         if display is not None:
-            try:
+            with contextlib.suppress(Exception):  # already broken: nothing left to close cleanly
                 display.close()
-            except Exception:  # already broken: nothing left to close cleanly
-                pass
 
     def atom(self, name: str) -> int:
         return self.get().intern_atom(name)

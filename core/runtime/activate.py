@@ -103,7 +103,7 @@ class RuntimeFinder(importlib.abc.MetaPathFinder):
         self.guard = guard
         self.top_level = top_level_names(directory)
 
-    def find_spec(self, fullname: str, path=None, target: ModuleType | None = None):  # noqa: ANN001 (importlib's)
+    def find_spec(self, fullname: str, path=None, target: ModuleType | None = None):
         if fullname.partition(".")[0] not in self.top_level:
             return None
         search = [str(self.directory)] if "." not in fullname else [

@@ -22,7 +22,7 @@ def open_url(url: str, timeout: float, accept: str = "*/*") -> BinaryIO:
     """Open a URL for reading; `timeout` bounds the connect and every read (a stalled server fails)."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": accept})
     try:
-        return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (http, https or a local file: URL)
+        return urllib.request.urlopen(request, timeout=timeout)  # http, https or a local file: URL, all three wanted
     except urllib.error.HTTPError as error:
         raise UserFacingError(f"The package index answered {error.code} {error.reason} for {url}. "
                               "Check --index-url (or the setting runtime.torch_index_url) and the variant.") from None

@@ -67,12 +67,12 @@ class Announcer:
             try:
                 await asyncio.wait_for(stop.wait(), self.period)
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             try:
                 if not await self.announce(self.record.state):  # a moving server stays `joining` until loaded
                     logger.warning("Some DHT peers refused this server's records; retrying next period")
-            except Exception:  # noqa: BLE001 - the server keeps serving; the next period retries
+            except Exception:  # the server keeps serving; the next period retries
                 logger.exception("Refreshing the server's records failed")
 
     async def wait_visible(self, initial_peers: list[str], timeout: float) -> None:

@@ -14,9 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import AsyncIterator  # hivemind recognises streams by typing.AsyncIterator hints
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, AsyncIterator  # noqa: UP035 - hivemind finds streams by typing.AsyncIterator's _name
 
 import torch
 from hivemind.p2p import P2PContext, ServicerBase

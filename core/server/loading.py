@@ -8,12 +8,12 @@ import torch
 from transformers import PretrainedConfig
 
 from core import events
+from core.dtypes import FLOAT_DTYPES
 from core.errors import UserFacingError
 from core.models.family import ModelFamily
 from core.models.source import ModelSource
 from core.server.blocks import BlockSpan
 from core.server.quantize import require_bitsandbytes
-from core.dtypes import FLOAT_DTYPES
 
 logger = logging.getLogger(__name__)
 

@@ -52,7 +52,7 @@ class CacheBudget:
             async with self._freed:
                 try:
                     await asyncio.wait_for(self._freed.wait_for(lambda: amount <= self.free), timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 else:
                     self.used += amount

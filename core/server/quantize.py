@@ -11,7 +11,6 @@ import torch
 from core.errors import UserFacingError
 from core.server.block_cost import NF4_BLOCKSIZE, QUANTIZATIONS
 
-
 CPU_PACKED_ROWS = 32
 
 

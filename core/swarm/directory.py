@@ -79,13 +79,14 @@ def fetch_servers(dht: DHT, namespace: str, model: str, indices: list[int]) -> d
     """Servers of each block index, read from the DHT with latest=True."""
     keys = [block_key(namespace, model, index) for index in indices]
     raw = dht.run_coroutine(partial(fetch_raw, keys=keys))
-    return {index: parse_block_records(raw[key]) for index, key in zip(indices, keys)}
+    return {index: parse_block_records(raw[key]) for index, key in zip(indices, keys, strict=True)}
 
 
-async def fetch_servers_on_node(node: DHTNode, namespace: str, model: str, indices: list[int]) -> dict[int, list[BlockServer]]:
+async def fetch_servers_on_node(node: DHTNode, namespace: str, model: str,
+                                indices: list[int]) -> dict[int, list[BlockServer]]:
     keys = [block_key(namespace, model, index) for index in indices]
     raw = await fetch_raw(None, node, keys)
-    return {index: parse_block_records(raw[key]) for index, key in zip(indices, keys)}
+    return {index: parse_block_records(raw[key]) for index, key in zip(indices, keys, strict=True)}
 
 
 def fetch_model_index(dht: DHT, namespace: str) -> list[ModelIndexRecord]:

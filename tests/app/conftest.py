@@ -5,9 +5,9 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
 
-import pytest  # noqa: E402
+import pytest
 
-from tests.helpers.node import NodeHandle  # noqa: E402
+from tests.helpers.node import NodeHandle
 
 # A short drain: at shutdown the node's kept chat sessions otherwise hold its server for the whole default.
 NODE_ARGS = ["--new-swarm", "--serve", "--set", "server.throughput=100", "--set", "server.drain_timeout=5"]

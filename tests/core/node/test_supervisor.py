@@ -52,8 +52,8 @@ def test_start_crash_restart_stop(supervisor):
 
 def test_a_child_that_cannot_start_reports_its_error(tmp_path):
     seen: list[ServingStatus] = []
-    supervisor = ServerSupervisor(lambda: (["serve", "--new-swarm", "--model", str(tmp_path / "missing")], None), seen.append,
-                                  backoff_max=60.0)
+    command = ["serve", "--new-swarm", "--model", str(tmp_path / "missing")]
+    supervisor = ServerSupervisor(lambda: (command, None), seen.append, backoff_max=60.0)
     try:
         supervisor.start()
         _wait(lambda: supervisor.status.state == "error", 60)

@@ -32,7 +32,8 @@ def test_every_detector_where_the_machine_has_the_facilities():
 def test_settings_switch_detectors_off():
     settings = Settings.load(["pause.fullscreen=false", "pause.on_battery=false"])
     plugged = SimpleNamespace(percent=90, secsleft=0, power_plugged=True)
-    assert names(build_detectors(settings, nvml=NO_DRIVER, read_battery=lambda: plugged)) == ["exclusive_apps", "steam", "gamemode"]
+    detectors = build_detectors(settings, nvml=NO_DRIVER, read_battery=lambda: plugged)
+    assert names(detectors) == ["exclusive_apps", "steam", "gamemode"]
 
 
 def test_monitor_from_settings_and_reconfigured():

@@ -44,7 +44,8 @@ def replay(timeline: Sequence[tuple[float, object]], resume_after_s: float = 120
 
 
 def test_pauses_at_once_and_resumes_only_after_the_grace_period():
-    timeline = [(0, CLEAR), (2, [GAME]), (4, [GAME]), (6, CLEAR), (100, CLEAR), (123, CLEAR), (124, CLEAR)]  # last seen at 4
+    # the game is last seen at 4
+    timeline = [(0, CLEAR), (2, [GAME]), (4, [GAME]), (6, CLEAR), (100, CLEAR), (123, CLEAR), (124, CLEAR)]
     assert replay(timeline) == ["serving", "paused", "paused", "paused", "paused", "paused", "serving"]
 
 

@@ -11,7 +11,8 @@ def test_each_announcement_refreshes_the_load_fields():
     load = {"queue_depth": 3, "cache_tokens_free": 100}
     announcer.load = lambda: dict(load)
     store = announcer._store("online", {})
-    assert (announcer.record.state, announcer.record.queue_depth, announcer.record.cache_tokens_free) == ("online", 3, 100)
+    record = announcer.record
+    assert (record.state, record.queue_depth, record.cache_tokens_free) == ("online", 3, 100)
     assert store.keywords["values"][0]["cache_tokens_free"] == 100
     load.update(queue_depth=0, cache_tokens_free=40)
     announcer._store("online", {"start": 1})

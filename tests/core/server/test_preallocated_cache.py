@@ -34,7 +34,7 @@ def test_steps_equal_dynamic_cache_bit_for_bit(shape, batch):
         assert torch.equal(span.forward(hidden, 0, 6, preallocated, position), expected)
         position += length
     assert preallocated.get_seq_length() == position == 27
-    for layer, reference in zip(preallocated.layers, dynamic.layers):
+    for layer, reference in zip(preallocated.layers, dynamic.layers, strict=True):
         assert torch.equal(layer.keys, reference.keys) and torch.equal(layer.values, reference.values)
 
 
