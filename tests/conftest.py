@@ -12,8 +12,8 @@ _HOME = Path(tempfile.mkdtemp(prefix="meadow-test-home-"))
 os.environ["MEADOW_HOME"] = str(_HOME)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from tests.helpers.processes import MeadowProcess, kill_leftovers  # noqa: E402
-from tests.helpers.tiny_models import save_tiny_llama  # noqa: E402
+from tests.helpers.processes import MeadowProcess, kill_leftovers  # noqa: E402 - after MEADOW_HOME is set
+from tests.helpers.tiny_models import save_tiny_llama  # noqa: E402 - after MEADOW_HOME is set
 
 
 @pytest.fixture(scope="session")
