@@ -44,6 +44,7 @@ class InferenceSession:
         self.token_ids: torch.Tensor | None = None  # [batch, position] when steps were fed token ids
         self.closed = False
         self.replacements = 0
+        self._closing: set[asyncio.Future[None]] = set()  # the event loop holds tasks only weakly
         client.session_opened()
 
     def _open(self, span: RouteSpan) -> SpanSession:
@@ -92,7 +93,9 @@ class InferenceSession:
     async def _replace(self, index: int) -> None:
         """Swap the span at `index` for servers of exactly its blocks, rebuilt by replaying its history."""
         failed = self._spans[index]
-        asyncio.ensure_future(failed.close())
+        closing = asyncio.ensure_future(failed.close())
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
         last_error: Exception | None = None
         for attempt in range(self.max_retries + 1):
             if attempt:
