@@ -7,10 +7,17 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core import __version__
 from core.config import lookup
 from core.errors import UserFacingError
+
+if TYPE_CHECKING:  # the commands import these lazily: start-up stays fast and hivemind loads only when needed
+    from core.config import Settings
+    from core.swarm.dht import SwarmSelection
+
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_runtime_parsers(commands) -> None:  # an argparse subparser action
+def _add_runtime_parsers(commands: Subcommands) -> None:
     runtime = commands.add_parser("runtime", help="the torch build this computer runs: CPU, or a fetched CUDA build")
     runtime_commands = runtime.add_subparsers(dest="runtime_command", required=True)
     status = runtime_commands.add_parser("status", help="GPU, driver CUDA version, the build needed, installed, active")
@@ -130,7 +137,7 @@ def _add_runtime_parsers(commands) -> None:  # an argparse subparser action
         _add_common(parser)
 
 
-def _add_private_swarm_parsers(swarm_commands, commands) -> None:  # argparse subparser actions
+def _add_private_swarm_parsers(swarm_commands: Subcommands, commands: Subcommands) -> None:
     create = swarm_commands.add_parser("create", help="make a new private swarm (secret in the OS keyring)")
     create.add_argument("name")
     join = swarm_commands.add_parser("join", help="join a private swarm with an invite token")
@@ -151,11 +158,11 @@ def _add_private_swarm_parsers(swarm_commands, commands) -> None:  # argparse su
         _add_common(parser)
 
 
-def _swarm(args: argparse.Namespace, settings):  # -> SwarmSelection
+def _swarm(args: argparse.Namespace, settings: Settings) -> SwarmSelection:
     return _swarm_and_secret(args, settings)[0]
 
 
-def _swarm_and_secret(args: argparse.Namespace, settings):  # -> tuple[SwarmSelection, bytes | None]
+def _swarm_and_secret(args: argparse.Namespace, settings: Settings) -> tuple[SwarmSelection, bytes | None]:
     """The swarm to join, and the secret read from stdin (--secret-stdin), which a supervisor (the node)
     hands on to its children the same way."""
     from core.swarm.dht import SwarmSelection

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -21,14 +22,18 @@ from core.client.span_session import SpanSession
 from core.client.worker import run_sync
 from core.errors import MissingBlocksError, RemoteCallError
 
+if TYPE_CHECKING:  # the client imports this module
+    from core.client.swarm_client import SwarmClient
+    from core.config import Settings
+
 logger = logging.getLogger(__name__)
 
 
 class InferenceSession:
     """A session over a route; use as a context manager so the servers free their caches."""
 
-    def __init__(self, client, route: list[RouteSpan], model: str, num_blocks: int, max_length: int, settings,
-                 bans: BanList | None = None):
+    def __init__(self, client: SwarmClient, route: list[RouteSpan], model: str, num_blocks: int, max_length: int,
+                 settings: Settings, bans: BanList | None = None):
         self.client = client
         self.model = model
         self.num_blocks = num_blocks

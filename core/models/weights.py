@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,6 +22,10 @@ from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig
 from core.models.gguf_index import GGUFIndex
 from core.models.source import ModelSource, ensure_file, safetensors_files_for
 from core.paths import meadow_home, write_atomically
+
+if TYPE_CHECKING:  # imported where used: the tokenizer and GGUF code load slowly and only some commands need them
+    from transformers import PreTrainedTokenizerBase
+    from transformers.modeling_gguf_pytorch_utils import TensorProcessor
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +44,16 @@ def _cached_gguf_config(source: ModelSource) -> PretrainedConfig:
     cache_file = meadow_home() / "cache" / "gguf-configs" / f"{_gguf_digest(source)}.json"
     if cache_file.is_file():
         try:
-            return AutoConfig.for_model(**json.loads(cache_file.read_text()))
+            cached: PretrainedConfig = AutoConfig.for_model(**json.loads(cache_file.read_text()))
+            return cached
         except (ValueError, OSError, KeyError) as error:
             logger.warning("Ignoring unreadable config cache %s: %s", cache_file, error)
-    config = AutoConfig.from_pretrained(source.folder, gguf_file=source.gguf_file)
+    config: PretrainedConfig = AutoConfig.from_pretrained(source.folder, gguf_file=source.gguf_file)
     write_atomically(cache_file, json.dumps(config.to_dict()).encode())
     return config
 
 
-def load_tokenizer(source: ModelSource):  # -> a transformers tokenizer
+def load_tokenizer(source: ModelSource) -> PreTrainedTokenizerBase:
     """The model's tokenizer; a GGUF's is rebuilt from its metadata once, then loaded from a cached copy."""
     from transformers import AutoTokenizer
 
@@ -100,7 +106,8 @@ def _meta_state_dict_names(config: PretrainedConfig) -> list[str]:
 
 def _meta_model(config: PretrainedConfig) -> torch.nn.Module:
     with torch.device("meta"):
-        return AutoModelForCausalLM.from_config(config)
+        model: torch.nn.Module = AutoModelForCausalLM.from_config(config)
+    return model
 
 
 def _load_from_gguf(
@@ -110,7 +117,8 @@ def _load_from_gguf(
     from transformers.modeling_gguf_pytorch_utils import TENSOR_PROCESSORS, TensorProcessor
 
     index = GGUFIndex(source.gguf_path)  # memory-mapped: untouched tensors are never read
-    processor = TENSOR_PROCESSORS.get(index.architecture, TensorProcessor)(config=config.to_dict())
+    processor_class: type[TensorProcessor] = TENSOR_PROCESSORS.get(index.architecture, TensorProcessor)
+    processor = processor_class(config=config.to_dict())
     gguf_to_hf = gguf_name_map(config, processor, names)
     wanted = [tensor for tensor in index.tensors if tensor.name in gguf_to_hf]
     tensors: dict[str, torch.Tensor] = {}
@@ -125,7 +133,7 @@ def _load_from_gguf(
     return tensors
 
 
-def gguf_name_map(config: PretrainedConfig, processor, names: set[str]) -> dict[str, str]:
+def gguf_name_map(config: PretrainedConfig, processor: TensorProcessor, names: set[str]) -> dict[str, str]:
     """GGUF tensor name -> state-dict name, for `names`, as transformers' get_gguf_hf_weights_map maps them."""
     from gguf import MODEL_ARCH_NAMES, get_tensor_name_map
 

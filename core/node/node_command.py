@@ -12,9 +12,10 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import uvicorn
+from hivemind import DHT
 from starlette.routing import Route
 
 from core import events
@@ -92,7 +93,7 @@ def _held_secrets(swarm: SwarmSelection, stdin_secret: bytes | None) -> MemorySe
     return secrets
 
 
-def _compose(settings: Settings, overrides: list[str], swarm: SwarmSelection, dht, multiaddrs: list[str],
+def _compose(settings: Settings, overrides: list[str], swarm: SwarmSelection, dht: DHT, multiaddrs: list[str],
              swarm_client: SwarmClient, client_settings: Settings, secrets: MemorySecrets | None) -> Node:
     hub = EventHub()
     node_ref: list[Node] = []
@@ -141,12 +142,20 @@ def _bind_api(port: int) -> socket.socket:
     return sock
 
 
-def _stop_on_signals() -> dict:
-    stop = {"event": threading.Event(), "reason": "stopped"}
+@dataclass
+class _StopRequest:
+    """Set by SIGTERM or SIGINT, with the signal's name as the reason."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+    reason: str = "stopped"
+
+
+def _stop_on_signals() -> _StopRequest:
+    stop = _StopRequest()
 
     def on_signal(signum: int, _frame: object) -> None:
-        stop["reason"] = signal.Signals(signum).name
-        stop["event"].set()
+        stop.reason = signal.Signals(signum).name
+        stop.event.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -161,11 +170,11 @@ def _wait_started(server: uvicorn.Server, timeout: float = 15.0) -> None:
         time.sleep(0.02)
 
 
-def _wait_for_stop(stop: dict, http_thread: threading.Thread) -> str:
-    while not stop["event"].wait(0.5):
+def _wait_for_stop(stop: _StopRequest, http_thread: threading.Thread) -> str:
+    while not stop.event.wait(0.5):
         if not http_thread.is_alive():
             return "the local API stopped"
-    return str(stop["reason"])
+    return stop.reason
 
 
 def _preload(node: Node) -> None:
@@ -176,7 +185,7 @@ def _preload(node: Node) -> None:
         logger.warning("Preloading %s failed", node.settings["node.model"], exc_info=True)
 
 
-def _shut_down(node: Node, swarm_client: SwarmClient, dht) -> None:
+def _shut_down(node: Node, swarm_client: SwarmClient, dht: DHT) -> None:
     node.conversations.close_all()  # first: kept sessions would hold up the server child's drain
     node.shutdown()
     swarm_client.shutdown()

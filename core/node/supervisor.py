@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from core.events import parse_event
 from core.launcher import spawn, stop_group
@@ -41,7 +42,7 @@ class ServerSupervisor:
         self._drain_timeout = drain_timeout
         self._lock = threading.Lock()
         self._status = ServingStatus(since=time.time())
-        self._child: subprocess.Popen | None = None
+        self._child: subprocess.Popen[str] | None = None
         self._child_started = 0.0
         self._stderr: deque[str] = deque(maxlen=20)
         self._last_error = ""
@@ -101,7 +102,7 @@ class ServerSupervisor:
         threading.Thread(target=self._read_events, args=(child,), daemon=True, name="meadow-server-events").start()
         threading.Thread(target=self._read_stderr, args=(child,), daemon=True, name="meadow-server-stderr").start()
 
-    def _read_events(self, child: subprocess.Popen) -> None:
+    def _read_events(self, child: subprocess.Popen[str]) -> None:
         assert child.stdout is not None
         for line in child.stdout:
             event = parse_event(line)
@@ -110,13 +111,13 @@ class ServerSupervisor:
         code = child.wait()
         self._on_exit(child, code)
 
-    def _read_stderr(self, child: subprocess.Popen) -> None:
+    def _read_stderr(self, child: subprocess.Popen[str]) -> None:
         assert child.stderr is not None
         for line in child.stderr:
             with self._lock:
                 self._stderr.append(line.rstrip())
 
-    def _on_event(self, child: subprocess.Popen, event: dict) -> None:
+    def _on_event(self, child: subprocess.Popen[str], event: dict[str, Any]) -> None:
         with self._lock:
             if child is not self._child:
                 return
@@ -130,7 +131,7 @@ class ServerSupervisor:
                 self._last_error = str(event.get("message", ""))[:500]
                 self._set(reason=self._last_error)
 
-    def _on_exit(self, child: subprocess.Popen, code: int) -> None:
+    def _on_exit(self, child: subprocess.Popen[str], code: int) -> None:
         with self._lock:
             if child is not self._child:
                 return  # stopped on purpose

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 from hivemind import DHT
 
@@ -22,14 +23,14 @@ class SwarmView:
         self.namespace = namespace
         self.multiaddrs = multiaddrs
         self._lock = threading.Lock()
-        self._coverage: tuple[float, list[dict]] = (0.0, [])
+        self._coverage: tuple[float, list[dict[str, Any]]] = (0.0, [])
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"name": self.private_name or "public", "private": self.private_name is not None,
                 "namespace": self.namespace, "peer_id": self.dht.peer_id.to_base58(),
                 "multiaddrs": self.multiaddrs, "peers": self._peer_count()}
 
-    def coverage(self) -> list[dict]:
+    def coverage(self) -> list[dict[str, Any]]:
         """Per model: blocks, servers and throughput per block, and the blocks no server holds."""
         with self._lock:
             fetched, models = self._coverage

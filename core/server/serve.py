@@ -14,6 +14,7 @@ import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from hivemind import DHT
@@ -194,7 +195,7 @@ async def _rebalance(dht: DHT, plan: ModelPlan, movable, announcer, servicer, op
     await rebalancer.run(stop)
 
 
-def _on_signal(stop: asyncio.Event, reason: dict, signum: int, admission) -> None:  # admission: Admission
+def _on_signal(stop: asyncio.Event, reason: dict[str, Any], signum: int, admission) -> None:  # admission: Admission
     """The first SIGTERM/SIGINT starts a drain; a second one cuts it short (open sessions move on at once)."""
     if stop.is_set():
         logger.info("%s again: ending the drain now", signal.Signals(signum).name)

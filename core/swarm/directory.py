@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from hivemind import DHT
 from hivemind.dht.node import DHTNode
@@ -29,14 +30,14 @@ class BlockServer:
 
 
 async def store_records(
-    _dht: DHT | None, node: DHTNode, keys: list[str], subkey: bytes, value: dict, expiration: float
+    _dht: DHT | None, node: DHTNode, keys: list[str], subkey: bytes, value: dict[str, Any], expiration: float
 ) -> bool:
     results = await node.store_many(keys, [value] * len(keys), expiration, subkeys=[subkey] * len(keys))
     return all(results.values())
 
 
 async def store_values(
-    _dht: DHT | None, node: DHTNode, keys: list[str], values: list[dict], subkey: bytes, expiration: float
+    _dht: DHT | None, node: DHTNode, keys: list[str], values: list[dict[str, Any]], subkey: bytes, expiration: float
 ) -> bool:
     """Store one value per key, all under this server's owner subkey."""
     results = await node.store_many(keys, values, expiration, subkeys=[subkey] * len(keys))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from typing import Any
 
 from hivemind import DHT
 
@@ -19,7 +20,7 @@ from core.swarm.directory import BlockServer, fetch_model_index, fetch_servers
 logger = logging.getLogger(__name__)
 
 
-def collect_status(dht: DHT, namespace: str) -> dict:
+def collect_status(dht: DHT, namespace: str) -> dict[str, Any]:
     """The swarm's models and, for each block, its online servers and their summed throughput."""
     sizes: dict[str, Counter] = {}
     for record in fetch_model_index(dht, namespace):
@@ -32,7 +33,7 @@ def collect_status(dht: DHT, namespace: str) -> dict:
     return {"models": models}
 
 
-def model_status(model: str, num_blocks: int, found: dict[int, list[BlockServer]]) -> dict:
+def model_status(model: str, num_blocks: int, found: dict[int, list[BlockServer]]) -> dict[str, Any]:
     blocks = []
     for index in range(num_blocks):
         online = [server.record for server in found.get(index, []) if server.record.state == "online"]
@@ -41,7 +42,7 @@ def model_status(model: str, num_blocks: int, found: dict[int, list[BlockServer]
     return {"model": model, "num_blocks": num_blocks, "blocks": blocks}
 
 
-def format_table(status: dict) -> str:
+def format_table(status: dict[str, Any]) -> str:
     """A compact table: one row per run of blocks with the same servers and throughput, then the gaps."""
     if not status["models"]:
         return "No models are served in this swarm yet."
@@ -57,7 +58,7 @@ def format_table(status: dict) -> str:
     return "\n".join(lines)
 
 
-def _runs(blocks: list[dict]) -> list[tuple[int, int, int, float]]:
+def _runs(blocks: list[dict[str, Any]]) -> list[tuple[int, int, int, float]]:
     runs: list[tuple[int, int, int, float]] = []
     for block in blocks:
         key = (block["servers"], block["throughput"])
