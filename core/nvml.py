@@ -19,9 +19,10 @@ def nvml_devices(nvml: Any | None = None) -> Iterator[tuple[Any, list[Any]]]:
     """Yield (nvml module, device handles); raise NvmlUnavailable when NVML cannot start."""
     if nvml is None:
         try:
-            import pynvml as nvml
+            import pynvml
         except ImportError:
             raise NvmlUnavailable("pynvml (nvidia-ml-py) is not installed") from None
+        nvml = pynvml
     nvml_error = getattr(nvml, "NVMLError", Exception)
     try:
         nvml.nvmlInit()

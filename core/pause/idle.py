@@ -23,7 +23,8 @@ class UserActivityDetector:
         display = self.connection.get()
         if not display.has_extension("MIT-SCREEN-SAVER"):
             raise OSError("the X server lacks the MIT-SCREEN-SAVER extension")
-        return display.screen().root.screensaver_query_info().idle / 1000.0
+        idle_ms: int = display.screen().root.screensaver_query_info().idle  # the extension's method is untyped
+        return idle_ms / 1000.0
 
     def detect(self) -> Signal:
         try:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # python-xlib is imported on first use: the node may run without it
+    from Xlib.display import Display
 
 
 class XConnection:
@@ -16,9 +19,9 @@ class XConnection:
 
     def __init__(self, display_name: str | None = None):
         self.display_name = display_name
-        self._display: Any | None = None
+        self._display: Display | None = None
 
-    def get(self) -> Any:
+    def get(self) -> Display:
         """The open Display; raises OSError when there is no reachable X server."""
         if self._display is None:
             name = self.display_name or os.environ.get("DISPLAY")

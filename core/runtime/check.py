@@ -30,7 +30,9 @@ def run_check() -> None:
                               f"torch came from {path}")
     cuda = getattr(torch, "cuda", None)
     available = bool(cuda is not None and cuda.is_available())
-    devices = [str(cuda.get_device_name(index)) for index in range(cuda.device_count())] if available else []
+    devices: list[str] = []
+    if cuda is not None and available:
+        devices = [str(cuda.get_device_name(index)) for index in range(cuda.device_count())]
     events.TorchChecked(variant=variant, torch_version=str(torch.__version__), path=path,
                         cuda_available=available, devices=devices).emit()
 

@@ -107,4 +107,5 @@ def fetch_model_index(dht: DHT, namespace: str) -> list[ModelIndexRecord]:
 
 
 def record_expiration(ttl: float) -> float:
-    return get_dht_time() + ttl
+    now: float = get_dht_time()
+    return now + ttl

@@ -100,7 +100,8 @@ def _maddr_bytes(address: str) -> bytes:
     if "/p2p/" not in address:
         raise InviteError(f"Invite address {address!r} must be a full multiaddr ending in /p2p/<peer id>")
     try:
-        return Multiaddr(address).to_bytes()
+        packed: bytes = Multiaddr(address).to_bytes()
+        return packed
     except Exception as error:  # noqa: BLE001 - the multiaddr library raises several kinds
         raise InviteError(f"Invite address {address!r} is not a valid multiaddr: {error}") from None
 

@@ -10,19 +10,23 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hivemind import DHT
 
 from core.errors import format_ranges
 from core.swarm.directory import BlockServer, fetch_model_index, fetch_servers
 
+if TYPE_CHECKING:
+    from core.config import Settings
+    from core.swarm.dht import SwarmSelection
+
 logger = logging.getLogger(__name__)
 
 
 def collect_status(dht: DHT, namespace: str) -> dict[str, Any]:
     """The swarm's models and, for each block, its online servers and their summed throughput."""
-    sizes: dict[str, Counter] = {}
+    sizes: dict[str, Counter[int]] = {}
     for record in fetch_model_index(dht, namespace):
         sizes.setdefault(record.model, Counter())[record.num_blocks] += 1
     models = []
@@ -69,7 +73,7 @@ def _runs(blocks: list[dict[str, Any]]) -> list[tuple[int, int, int, float]]:
     return runs
 
 
-def run_status(swarm, settings, as_json: bool) -> None:  # swarm: SwarmSelection, settings: Settings
+def run_status(swarm: SwarmSelection, settings: Settings, as_json: bool) -> None:
     """Print the swarm's coverage, then whether this peer is directly reachable (JSON: key "reachability")."""
     from core.swarm.dht import start_dht
     from core.swarm.reachability import format_reachability, reachability
