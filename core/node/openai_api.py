@@ -212,8 +212,9 @@ async def _stream(generation: Generation, reply: _ChatFormat, include_usage: boo
                     yield reply.usage_chunk(value)
                 return
             else:
+                assert isinstance(value, Exception)  # work() sends "error" with what it caught
                 if not isinstance(value, (UserFacingError, RemoteCallError)):
-                    logger.error("Generation failed", exc_info=value)  # type: ignore[arg-type]
+                    logger.error("Generation failed", exc_info=value)
                 yield _swarm_failed(value).body()
                 return
     finally:

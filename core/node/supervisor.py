@@ -160,11 +160,11 @@ class ServerSupervisor:
             self._restart_timer.cancel()
             self._restart_timer = None
 
-    def _set(self, **changes: object) -> None:
+    def _set(self, **changes: Any) -> None:
         """Update the status (lock held) and report it."""
         if "state" in changes and changes["state"] != self._status.state:
             changes["since"] = time.time()
-        self._status = replace(self._status, **changes)  # type: ignore[arg-type]
+        self._status = replace(self._status, **changes)
         try:
             self._on_change(self._status)
         except Exception:  # a broken listener must not break supervision

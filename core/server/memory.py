@@ -33,7 +33,7 @@ class CacheBudget:
         self.total = max(0, int(total))
         self.used = 0
         self._freed = asyncio.Condition()
-        self._notifications: set[asyncio.Task] = set()
+        self._notifications: set[asyncio.Task[None]] = set()
 
     @property
     def free(self) -> int:
