@@ -64,7 +64,9 @@ def _set_file(path: Path, content: bytes | None) -> None:
 
 
 def _set_windows(enabled: bool) -> None:
-    import winreg  # Windows only
+    if sys.platform != "win32":
+        raise OSError("the Run registry key exists only on Windows")
+    import winreg
 
     value = " ".join(f'"{part}"' for part in app_command())
     with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:

@@ -1,6 +1,7 @@
 """The dashboard, the app's main window: swarm, model, our blocks, what we served, coverage, pause reason."""
 from __future__ import annotations
 
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
@@ -83,7 +84,7 @@ class DashboardWindow(QMainWindow):
         QVBoxLayout(box).addWidget(self.coverage)
         return box
 
-    def _button(self, action: object) -> QToolButton:
+    def _button(self, action: QAction) -> QToolButton:
         button = QToolButton()
         button.setDefaultAction(action)
         return button

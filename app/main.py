@@ -26,12 +26,13 @@ from app.tray import Tray
 from core.config import Settings
 from core.errors import UserFacingError
 from core.logging_setup import configure_logging
+from core.pause.signals import Detector
 
 logger = logging.getLogger(__name__)
 
 
 def build(node_args: list[str] | None = None, use_tray: bool | None = None,
-          detectors: list | None = None) -> DesktopApp:
+          detectors: list[Detector] | None = None) -> DesktopApp:
     """Wire the app's parts; `use_tray` None asks Qt whether a tray host runs; `detectors` None means this
     platform's (app.pause_reporter)."""
     api = NodeApi()

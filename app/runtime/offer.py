@@ -144,8 +144,9 @@ class CudaOffer(QObject):
         box.show()
 
     def _show_message(self, icon: QMessageBox.Icon, text: str) -> None:
-        self._new_box(icon, text).addButton(QMessageBox.StandardButton.Ok)
-        self.box.show()
+        box = self._new_box(icon, text)
+        box.addButton(QMessageBox.StandardButton.Ok)
+        box.show()
 
     def _new_box(self, icon: QMessageBox.Icon, text: str) -> QMessageBox:
         if self.box is not None:
