@@ -39,7 +39,7 @@ from core.server.quantize import module_bytes, quantize_linears
 from core.server.resources import gpu_free_bytes
 from core.server.sizing import fit
 
-SHAPES = {
+SHAPES: dict[str, dict[str, Any]] = {
     "llama3-8b": {"hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
                       "num_key_value_heads": 8, "vocab_size": 128256, "max_position_embeddings": 8192,
                       "rope_theta": 500000.0},

@@ -26,6 +26,7 @@ from transformers.generation.streamers import BaseStreamer
 
 from core.client import AutoDistributedModelForCausalLM
 from core.config import Settings
+from core.models.prompts import encode_prompt
 from core.models.source import ModelSource, resolve_model
 from core.models.weights import load_tokenizer
 from tests.helpers.processes import MeadowProcess, kill_leftovers
@@ -109,8 +110,7 @@ def report(results: dict[str, list[tuple[float, float]]], launch: dict[str, list
 
 def prompt_ids(source: ModelSource) -> torch.Tensor:
     tokenizer = load_tokenizer(source)
-    return tokenizer.apply_chat_template([{"role": "user", "content": PROMPT}], add_generation_prompt=True,
-                                         return_tensors="pt", return_dict=True)["input_ids"]
+    return encode_prompt(tokenizer, [{"role": "user", "content": PROMPT}])
 
 
 def main() -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def tiny_llama(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def bootstrap() -> MeadowProcess:
+def bootstrap() -> Iterator[MeadowProcess]:
     """A real `meadow dht` bootstrap peer on 127.0.0.1 for the whole test session."""
     process = MeadowProcess.start(["dht", "--new-swarm"])
     yield process

@@ -86,7 +86,7 @@ class StopWhen(StoppingCriteria):
     def __init__(self, deltas: TextDeltas):
         self.deltas = deltas
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: object) -> torch.BoolTensor:
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: object) -> torch.BoolTensor:
         done = self.deltas.stopped or self.deltas.cancelled
         flags = torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
         return cast(torch.BoolTensor, flags)  # transformers' name for a bool tensor; no such class is made

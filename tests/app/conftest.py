@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
 
@@ -14,7 +15,7 @@ NODE_ARGS = ["--new-swarm", "--serve", "--set", "server.throughput=100", "--set"
 
 
 @pytest.fixture(scope="session")
-def node() -> NodeHandle:
+def node() -> Iterator[NodeHandle]:
     """A real node serving the default SmolLM2 model on 127.0.0.1."""
     handle = NodeHandle.start(NODE_ARGS)
     handle.wait_for_state("serving", timeout=180)

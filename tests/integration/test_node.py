@@ -15,6 +15,7 @@ import psutil
 import pytest
 import torch
 
+from core.models.prompts import encode_prompt
 from core.models.source import resolve_model
 from core.models.weights import load_tokenizer
 from tests.helpers.node import NodeHandle
@@ -171,9 +172,7 @@ def test_second_turn_sends_only_new_tokens_and_equals_local_cache(node, client, 
     second = client.chat.completions.create(model=SMOLLM, messages=turn2, temperature=0, max_tokens=20)
     sent = _served_tokens(node) - before
 
-    prompt1 = tokenizer.apply_chat_template(turn1, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    prompt2 = tokenizer.apply_chat_template(turn2, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    prompt1, prompt2 = prompt1["input_ids"], prompt2["input_ids"]
+    prompt1, prompt2 = encode_prompt(tokenizer, turn1), encode_prompt(tokenizer, turn2)
     held = prompt1.shape[1] + first.usage.completion_tokens - 1  # the last generated token was never sent
     assert second.usage.prompt_tokens == prompt2.shape[1]
     assert sent == (prompt2.shape[1] - held) + (second.usage.completion_tokens - 1)

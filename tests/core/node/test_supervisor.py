@@ -24,7 +24,7 @@ def supervisor():
     seen: list[ServingStatus] = []
     supervisor = ServerSupervisor(lambda: (["dht", "--new-swarm"], None), seen.append, backoff_max=2.0,
                                   drain_timeout=10.0)
-    supervisor.seen = seen
+    supervisor.seen = seen  # type: ignore[attr-defined]  # the statuses seen, for the tests to read
     yield supervisor
     supervisor.shutdown()
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ def machine(resume_after_s: float = 120.0) -> tuple[PauseStateMachine, FakeClock
     return PauseStateMachine(resume_after_s=resume_after_s, clock=clock), clock
 
 
-def replay(timeline: Sequence[tuple[float, object]], resume_after_s: float = 120.0) -> list[str]:
+def replay(timeline: Sequence[tuple[float, Any]], resume_after_s: float = 120.0) -> list[str]:
     """Feed each step at its time (seconds from the start); return the state after each step."""
     state_machine, clock = machine(resume_after_s)
     start, states = clock.now, []

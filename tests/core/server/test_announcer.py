@@ -7,7 +7,7 @@ from core.swarm.records import ServerRecord
 
 def test_each_announcement_refreshes_the_load_fields():
     record = ServerRecord(peer_id="peer", state="joining", model="m", start=0, end=2)
-    announcer = Announcer(None, "ns", record, b"owner", period=1.0, ttl=5.0)  # type: ignore[arg-type]
+    announcer = Announcer(None, "ns", record, b"owner", period=1.0, ttl=5.0)  # no DHT: _store only builds the call
     load = {"queue_depth": 3, "cache_tokens_free": 100}
     announcer.load = lambda: dict(load)
     store = announcer._store("online", {})
