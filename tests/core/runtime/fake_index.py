@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
@@ -139,7 +140,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
         pass
 
-    def copyfile(self, source, outputfile) -> None:
+    def copyfile(self, source: BinaryIO, outputfile: BinaryIO) -> None:
         while chunk := source.read(64 * 1024):
             outputfile.write(chunk)
             time.sleep(self.delay_per_chunk)
