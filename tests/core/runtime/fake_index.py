@@ -18,10 +18,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, AnyStr
 
 from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead, SupportsWrite
 
 HERE_TAG = next(iter(sys_tags()))  # the most specific tag this interpreter accepts, like a real torch wheel
 FAKE_TORCH = '''__version__ = "2.13.0+cu128"
@@ -140,7 +143,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
         pass
 
-    def copyfile(self, source: BinaryIO, outputfile: BinaryIO) -> None:
+    def copyfile(self, source: SupportsRead[AnyStr], outputfile: SupportsWrite[AnyStr]) -> None:
         while chunk := source.read(64 * 1024):
             outputfile.write(chunk)
             time.sleep(self.delay_per_chunk)
