@@ -1,8 +1,17 @@
 """The dashboard, the app's main window: swarm, model, our blocks, what we served, coverage, pause reason."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QFormLayout, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.actions import AppActions
 from app.coverage_bar import CoverageBar
@@ -65,7 +74,7 @@ class DashboardWindow(QMainWindow):
         form = QFormLayout(box)
         labels = ("Swarm", "Peers", "Model", "Our blocks", "Computed on", "Requests served", "Tokens served", "Speed",
                   "Memory (RAM)", "Memory (VRAM)", "Pause")
-        for label, name in zip(labels, FIELDS):
+        for label, name in zip(labels, FIELDS, strict=True):
             form.addRow(label, self.values[name])
         self.values["pause"].setWordWrap(True)
         return box
@@ -75,7 +84,7 @@ class DashboardWindow(QMainWindow):
         QVBoxLayout(box).addWidget(self.coverage)
         return box
 
-    def _button(self, action: object) -> QToolButton:
+    def _button(self, action: QAction) -> QToolButton:
         button = QToolButton()
         button.setDefaultAction(action)
         return button

@@ -20,15 +20,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("MEADOW_HOME", tempfile.mkdtemp(prefix="meadow-bench-home-"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import torch  # noqa: E402
-from transformers import AutoModelForCausalLM  # noqa: E402
-from transformers.generation.streamers import BaseStreamer  # noqa: E402
+import torch
+from transformers import AutoModelForCausalLM
+from transformers.generation.streamers import BaseStreamer
 
-from core.client import AutoDistributedModelForCausalLM  # noqa: E402
-from core.config import Settings  # noqa: E402
-from core.models.source import ModelSource, resolve_model  # noqa: E402
-from core.models.weights import load_tokenizer  # noqa: E402
-from tests.helpers.processes import MeadowProcess, kill_leftovers  # noqa: E402
+from core.client import AutoDistributedModelForCausalLM
+from core.config import Settings
+from core.models.prompts import encode_prompt
+from core.models.source import ModelSource, resolve_model
+from core.models.weights import load_tokenizer
+from tests.helpers.processes import MeadowProcess, kill_leftovers
 
 MODEL = "smollm2-135m-instruct"
 NEW_TOKENS = 64
@@ -102,14 +103,14 @@ def report(results: dict[str, list[tuple[float, float]]], launch: dict[str, list
         print(f"{name:10s} {ttft * 1000:9.1f} {rate:13.2f} {ttft / local_ttft:11.2f} {rate / local_rate:13.2f}")
     print("\nserver launch -> ready line:")
     for name, times in launch.items():
-        print(f"  {name}: " + ", ".join(f"{span[0]}:{span[1]} {t:.1f} s" for span, t in zip(SWARMS[name], times)))
+        timings = (f"{span[0]}:{span[1]} {t:.1f} s" for span, t in zip(SWARMS[name], times, strict=True))
+        print(f"  {name}: " + ", ".join(timings))
     print(f"\nRATIO decode 2-server/local = {medians['2-server'][1] / local_rate:.2f} (target >= 0.8)")
 
 
 def prompt_ids(source: ModelSource) -> torch.Tensor:
     tokenizer = load_tokenizer(source)
-    return tokenizer.apply_chat_template([{"role": "user", "content": PROMPT}], add_generation_prompt=True,
-                                         return_tensors="pt", return_dict=True)["input_ids"]
+    return encode_prompt(tokenizer, [{"role": "user", "content": PROMPT}])
 
 
 def main() -> None:

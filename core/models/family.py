@@ -1,11 +1,11 @@
 """What one architecture module provides; core/models/<arch>.py implements it for its model types."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
-from transformers import PretrainedConfig
+from transformers import PretrainedConfig, PreTrainedModel
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class ModelFamily:
     # Builds the final norm the client applies after the last block.
     build_norm: Callable[[PretrainedConfig], torch.nn.Module]
     # The transformers PreTrainedModel base of this architecture (the client's model derives from it).
-    pretrained_base: type
+    pretrained_base: type[PreTrainedModel]
     # State-dict prefix of block i, e.g. "model.layers.{i}.".
     block_prefix: str = "model.layers.{index}."
     client_tensors: tuple[str, ...] = ("model.embed_tokens.weight", "model.norm.weight", "lm_head.weight")

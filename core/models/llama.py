@@ -4,6 +4,8 @@ Blocks are transformers' own decoder layers, so numerics match local transformer
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from transformers import PretrainedConfig
 from transformers.models.llama.modeling_llama import (
@@ -21,7 +23,9 @@ from transformers.models.mistral.modeling_mistral import (
 
 from core.models.family import ModelFamily
 
-_LAYERS = {
+# (decoder layer, rotary embedding, norm) classes; each takes its own family's config class
+_Layers = tuple[Callable[..., LlamaDecoderLayer | MistralDecoderLayer], type[torch.nn.Module], type[torch.nn.Module]]
+_LAYERS: dict[str, _Layers] = {
     "llama": (LlamaDecoderLayer, LlamaRotaryEmbedding, LlamaRMSNorm),
     "mistral": (MistralDecoderLayer, MistralRotaryEmbedding, MistralRMSNorm),
 }

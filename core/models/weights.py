@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,6 +23,10 @@ from core.models.gguf_index import GGUFIndex
 from core.models.source import ModelSource, ensure_file, safetensors_files_for
 from core.paths import meadow_home, write_atomically
 
+if TYPE_CHECKING:  # imported where used: the tokenizer and GGUF code load slowly and only some commands need them
+    from transformers import PreTrainedTokenizerBase
+    from transformers.modeling_gguf_pytorch_utils import TensorProcessor
+
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
@@ -29,10 +34,7 @@ ProgressCallback = Callable[[int, int], None]
 
 def load_config(source: ModelSource) -> PretrainedConfig:
     """The model's config (for GGUF: parsed from its metadata once, then cached), with sdpa attention."""
-    if source.gguf_file is None:
-        config = AutoConfig.from_pretrained(source.folder)
-    else:
-        config = _cached_gguf_config(source)
+    config = AutoConfig.from_pretrained(source.folder) if source.gguf_file is None else _cached_gguf_config(source)
     config._attn_implementation = "sdpa"  # what from_pretrained picks on CPU and CUDA; blocks must match it
     return config
 
@@ -42,15 +44,16 @@ def _cached_gguf_config(source: ModelSource) -> PretrainedConfig:
     cache_file = meadow_home() / "cache" / "gguf-configs" / f"{_gguf_digest(source)}.json"
     if cache_file.is_file():
         try:
-            return AutoConfig.for_model(**json.loads(cache_file.read_text()))
+            cached: PretrainedConfig = AutoConfig.for_model(**json.loads(cache_file.read_text()))
+            return cached
         except (ValueError, OSError, KeyError) as error:
             logger.warning("Ignoring unreadable config cache %s: %s", cache_file, error)
-    config = AutoConfig.from_pretrained(source.folder, gguf_file=source.gguf_file)
+    config: PretrainedConfig = AutoConfig.from_pretrained(source.folder, gguf_file=source.gguf_file)
     write_atomically(cache_file, json.dumps(config.to_dict()).encode())
     return config
 
 
-def load_tokenizer(source: ModelSource):  # -> a transformers tokenizer
+def load_tokenizer(source: ModelSource) -> PreTrainedTokenizerBase:
     """The model's tokenizer; a GGUF's is rebuilt from its metadata once, then loaded from a cached copy."""
     from transformers import AutoTokenizer
 
@@ -103,7 +106,8 @@ def _meta_state_dict_names(config: PretrainedConfig) -> list[str]:
 
 def _meta_model(config: PretrainedConfig) -> torch.nn.Module:
     with torch.device("meta"):
-        return AutoModelForCausalLM.from_config(config)
+        model: torch.nn.Module = AutoModelForCausalLM.from_config(config)
+    return model
 
 
 def _load_from_gguf(
@@ -113,7 +117,8 @@ def _load_from_gguf(
     from transformers.modeling_gguf_pytorch_utils import TENSOR_PROCESSORS, TensorProcessor
 
     index = GGUFIndex(source.gguf_path)  # memory-mapped: untouched tensors are never read
-    processor = TENSOR_PROCESSORS.get(index.architecture, TensorProcessor)(config=config.to_dict())
+    processor_class: type[TensorProcessor] = TENSOR_PROCESSORS.get(index.architecture, TensorProcessor)
+    processor = processor_class(config=config.to_dict())
     gguf_to_hf = gguf_name_map(config, processor, names)
     wanted = [tensor for tensor in index.tensors if tensor.name in gguf_to_hf]
     tensors: dict[str, torch.Tensor] = {}
@@ -128,7 +133,7 @@ def _load_from_gguf(
     return tensors
 
 
-def gguf_name_map(config: PretrainedConfig, processor, names: set[str]) -> dict[str, str]:
+def gguf_name_map(config: PretrainedConfig, processor: TensorProcessor, names: set[str]) -> dict[str, str]:
     """GGUF tensor name -> state-dict name, for `names`, as transformers' get_gguf_hf_weights_map maps them."""
     from gguf import MODEL_ARCH_NAMES, get_tensor_name_map
 
@@ -154,7 +159,7 @@ def _load_from_safetensors(
     for filename in files:
         path: Path = ensure_file(source, filename)
         with safe_open(str(path), framework="pt") as handle:
-            for name in handle.keys():
+            for name in handle.keys():  # noqa: SIM118 - safetensors' handle has keys() but is not iterable
                 if name in names:
                     tensors[name] = handle.get_tensor(name)
                     if progress:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import torch
 from transformers import PretrainedConfig
 
+from core.dtypes import FLOAT_DTYPES
 from core.errors import UserFacingError
 from core.models.family import ModelFamily
-from core.dtypes import FLOAT_DTYPES
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def block_cost(family: ModelFamily, config: PretrainedConfig, dtype: str, quanti
     linears = [module for module in block.modules() if isinstance(module, torch.nn.Linear)]
     quantized = {id(linear.weight) for linear in linears} if quantization != "none" else set()
     weights = sum(quantized_weight_bytes(tuple(p.shape), quantization) if id(p) in quantized
-                  else int(math.ceil(p.numel() * DTYPE_BYTES[dtype])) for p in block.parameters())
+                  else math.ceil(p.numel() * DTYPE_BYTES[dtype]) for p in block.parameters())
     return BlockCost(weights, cache_tokens * kv_bytes_per_token(config, dtype))
 
 

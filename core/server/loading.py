@@ -8,12 +8,12 @@ import torch
 from transformers import PretrainedConfig
 
 from core import events
+from core.dtypes import FLOAT_DTYPES
 from core.errors import UserFacingError
 from core.models.family import ModelFamily
 from core.models.source import ModelSource
 from core.server.blocks import BlockSpan
 from core.server.quantize import require_bitsandbytes
-from core.dtypes import FLOAT_DTYPES
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,10 @@ def load_span(plan: ModelPlan, start: int, end: int) -> BlockSpan:
         raise UserFacingError(f"--blocks {start}:{end} is outside the model's {plan.num_blocks} blocks "
                               f"(0:{plan.num_blocks})")
     names = block_tensor_names(plan.config, plan.family.block_prefix, range(start, end))
-    progress = lambda done, count: events.Loading(model=plan.name, done=done, total=count).emit()  # noqa: E731
+
+    def progress(done: int, count: int) -> None:
+        events.Loading(model=plan.name, done=done, total=count).emit()
+
     tensors = load_tensors(plan.source, plan.config, names, plan.dtype, progress)
     span = BlockSpan(plan.family, plan.config, start, end, tensors, plan.dtype, plan.device, plan.quantization)
     del tensors

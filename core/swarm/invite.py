@@ -94,7 +94,8 @@ def _parse_body(body: bytes) -> Invite:
     try:
         name, namespace, secret, addresses, expires_at = msgpack.unpackb(body, use_list=True, raw=False)
         fields_ok = (isinstance(name, str) and isinstance(namespace, str) and isinstance(secret, bytes)
-                     and isinstance(addresses, list) and isinstance(expires_at, int) and not isinstance(expires_at, bool))
+                     and isinstance(addresses, list) and isinstance(expires_at, int)
+                     and not isinstance(expires_at, bool))
         if not fields_ok or not name or not namespace or len(secret) < 16:
             raise ValueError("unexpected fields")
         peers = tuple(_maddr_text(address) for address in addresses)
@@ -109,7 +110,8 @@ def _maddr_bytes(address: str) -> bytes:
     except AddressError as error:
         raise InviteError(str(error)) from None
     try:
-        return Multiaddr(address).to_bytes()
+        packed: bytes = Multiaddr(address).to_bytes()
+        return packed
     except Exception as error:  # noqa: BLE001 - the multiaddr library raises several kinds
         raise InviteError(f"Invite address {address!r} is not a valid multiaddr: {error}") from None
 

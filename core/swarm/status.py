@@ -10,18 +10,23 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from typing import TYPE_CHECKING, Any
 
 from hivemind import DHT
 
 from core.errors import format_ranges
 from core.swarm.directory import BlockServer, fetch_model_index, fetch_servers
 
+if TYPE_CHECKING:
+    from core.config import Settings
+    from core.swarm.dht import SwarmSelection
+
 logger = logging.getLogger(__name__)
 
 
-def collect_status(dht: DHT, namespace: str) -> dict:
+def collect_status(dht: DHT, namespace: str) -> dict[str, Any]:
     """The swarm's models and, for each block, its online servers and their summed throughput."""
-    sizes: dict[str, Counter] = {}
+    sizes: dict[str, Counter[int]] = {}
     for record in fetch_model_index(dht, namespace):
         sizes.setdefault(record.model, Counter())[record.num_blocks] += 1
     models = []
@@ -32,7 +37,7 @@ def collect_status(dht: DHT, namespace: str) -> dict:
     return {"models": models}
 
 
-def model_status(model: str, num_blocks: int, found: dict[int, list[BlockServer]]) -> dict:
+def model_status(model: str, num_blocks: int, found: dict[int, list[BlockServer]]) -> dict[str, Any]:
     blocks = []
     for index in range(num_blocks):
         online = [server.record for server in found.get(index, []) if server.record.state == "online"]
@@ -41,7 +46,7 @@ def model_status(model: str, num_blocks: int, found: dict[int, list[BlockServer]
     return {"model": model, "num_blocks": num_blocks, "blocks": blocks}
 
 
-def format_table(status: dict) -> str:
+def format_table(status: dict[str, Any]) -> str:
     """A compact table: one row per run of blocks with the same servers and throughput, then the gaps."""
     if not status["models"]:
         return "No models are served in this swarm yet."
@@ -57,7 +62,7 @@ def format_table(status: dict) -> str:
     return "\n".join(lines)
 
 
-def _runs(blocks: list[dict]) -> list[tuple[int, int, int, float]]:
+def _runs(blocks: list[dict[str, Any]]) -> list[tuple[int, int, int, float]]:
     runs: list[tuple[int, int, int, float]] = []
     for block in blocks:
         key = (block["servers"], block["throughput"])
@@ -68,7 +73,7 @@ def _runs(blocks: list[dict]) -> list[tuple[int, int, int, float]]:
     return runs
 
 
-def run_status(swarm, settings, as_json: bool) -> None:  # swarm: SwarmSelection, settings: Settings
+def run_status(swarm: SwarmSelection, settings: Settings, as_json: bool) -> None:
     """Print the swarm's coverage, then whether this peer is directly reachable (JSON: key "reachability")."""
     from core.swarm.dht import start_dht
     from core.swarm.reachability import format_reachability, reachability

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig
 
-TINY_LLAMA = dict(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=6,
-                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                  tie_word_embeddings=False, bos_token_id=1, eos_token_id=2)
+TINY_LLAMA: dict[str, Any] = {"vocab_size": 512, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 6,
+                  "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 512,
+                  "tie_word_embeddings": False, "bos_token_id": 1, "eos_token_id": 2}
 
 
 def save_tiny_llama(folder: Path, seed: int = 0, **overrides) -> Path:

@@ -4,6 +4,8 @@ Each swarm lives in its own namespace, so a client of one sees only that swarm's
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
@@ -19,7 +21,7 @@ PROMPT = torch.tensor([[1, 11, 23, 57, 101, 7]])  # token ids for the tiny Llama
 
 
 def start_servers(model: str, spans: list[tuple[int, int]], namespace: str, initial_peers: list[str],
-                  extra: list[str] = ()) -> list[MeadowProcess]:
+                  extra: Sequence[str] = ()) -> list[MeadowProcess]:
     """Start one `meadow serve` per span together, then wait until every one is ready."""
     servers = [
         MeadowProcess.start(["serve", "--model", model, "--blocks", f"{start}:{end}", "--initial-peers", *initial_peers,

@@ -1,6 +1,8 @@
 """Block cost from the config: weights (exact for float dtypes, estimated when quantized) plus KV cache."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from transformers import LlamaConfig
@@ -10,8 +12,8 @@ from core.models import family_for
 from core.server.block_cost import BlockCost, block_cost, blocks_that_fit, kv_bytes_per_token, quantized_weight_bytes
 from tests.helpers.tiny_models import TINY_LLAMA
 
-SMOLLM2 = dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
-               num_key_value_heads=3, vocab_size=49152)
+SMOLLM2: dict[str, Any] = {"hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
+                           "num_attention_heads": 9, "num_key_value_heads": 3, "vocab_size": 49152}
 
 
 def real_block_bytes(config: LlamaConfig, dtype: torch.dtype) -> int:
