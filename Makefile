@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 MEADOW_HOME ?= $(CURDIR)/.meadow-home
 export MEADOW_HOME
 
-.PHONY: install run test test-fast bench screenshots bundle clean
+.PHONY: install run lint test test-fast bench screenshots bundle clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -36,7 +36,12 @@ KEYRING_CHECK = @command -v dbus-run-session >/dev/null && command -v gnome-keyr
 	{ echo "make test needs D-Bus and gnome-keyring: sudo apt-get install -y gnome-keyring dbus" >&2; exit 1; }
 endif
 
-test: $(STAMP)
+# ruff over the whole repository, then mypy (strict on core/); both are configured in pyproject.toml.
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: $(STAMP) lint
 	$(KEYRING_CHECK)
 	$(KEYRING_SESSION) $(PY) -m pytest -q -rs --durations=15
 

@@ -89,7 +89,11 @@ class NodeApi(QObject):
         call = ApiCall(self)
         if not self.connected:
             # Fire after the caller has connected its slots.
-            QTimer.singleShot(0, lambda: (call.failed.emit("The Meadow node is not running yet"), call.deleteLater()))
+            def fail() -> None:
+                call.failed.emit("The Meadow node is not running yet")
+                call.deleteLater()
+
+            QTimer.singleShot(0, fail)
             return call
         reply = self.send(method, path, body, CONTROL_TIMEOUT_MS)
         reply.finished.connect(lambda: call.on_finished(reply))

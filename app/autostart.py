@@ -1,6 +1,7 @@
 """Start Meadow at login: XDG autostart on Linux, the HKCU Run key on Windows, a LaunchAgent on macOS."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import plistlib
@@ -63,14 +64,14 @@ def _set_file(path: Path, content: bytes | None) -> None:
 
 
 def _set_windows(enabled: bool) -> None:
-    import winreg  # Windows only
+    if sys.platform != "win32":
+        raise OSError("the Run registry key exists only on Windows")
+    import winreg
 
     value = " ".join(f'"{part}"' for part in app_command())
     with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:
         if enabled:
             winreg.SetValueEx(key, "Meadow", 0, winreg.REG_SZ, value)
         else:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 winreg.DeleteValue(key, "Meadow")
-            except FileNotFoundError:
-                pass

@@ -3,8 +3,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import (QFormLayout, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.actions import AppActions
 from app.coverage_bar import CoverageBar
@@ -79,7 +88,7 @@ class DashboardWindow(QMainWindow):
         QVBoxLayout(box).addWidget(self.coverage)
         return box
 
-    def _button(self, action: object) -> QToolButton:
+    def _button(self, action: QAction) -> QToolButton:
         button = QToolButton()
         button.setDefaultAction(action)
         return button

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
 
 from app.actions import AppActions
 from app.api_client import NodeApi
@@ -25,6 +26,8 @@ from app.tray import Tray
 from core.events import SettingsChanged
 
 logger = logging.getLogger(__name__)
+
+DialogT = TypeVar("DialogT", bound=QWidget)
 
 
 class DesktopApp(QObject):
@@ -82,8 +85,12 @@ class DesktopApp(QObject):
         """Remember the swarm for the next start, then restart the node in it."""
         call = self.api.patch("/api/settings", {"app.swarm": name or ""})
         call.succeeded.connect(lambda _: self.supervisor.switch_swarm(name, new_swarm))
-        call.failed.connect(lambda message: (logger.warning("Could not store app.swarm: %s", message),
-                                             self.supervisor.switch_swarm(name, new_swarm)))
+
+        def on_failed(message: str) -> None:
+            logger.warning("Could not store app.swarm: %s", message)
+            self.supervisor.switch_swarm(name, new_swarm)
+
+        call.failed.connect(on_failed)
 
     def present(self, hidden: bool) -> None:
         """Show the tray icon, and the dashboard unless `hidden`; without a tray the window is the only way in."""
@@ -144,12 +151,13 @@ class DesktopApp(QObject):
 
     def _add_before_quit(self, action: QAction) -> None:
         """Put `action` above "Quit Meadow" in the tray menu and the dashboard's Meadow menu."""
-        menus = [menu.menu() for menu in self.dashboard.menuBar().actions()[:1]]
+        menus: list[QMenu | None] = [submenu for entry in self.dashboard.menuBar().actions()[:1]
+                                     if isinstance(submenu := entry.menu(), QMenu)]
         for menu in [*menus, self.tray.menu if self.tray is not None else None]:
             if menu is not None:
                 menu.insertAction(self.actions.quit, action)
 
-    def _show_dialog(self, name: str, dialog: QWidget) -> QWidget:
+    def _show_dialog(self, name: str, dialog: DialogT) -> DialogT:
         old = self.dialogs.get(name)
         if old is not None:
             old.close()

@@ -7,8 +7,18 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QPlainTextEdit,
-                               QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.api_client import NodeApi
 from app.runtime.child import JsonLineChild
@@ -31,7 +41,7 @@ class InviteDialog(QDialog):
         self.create_invite_button = QPushButton("Create invite")
         self.create_swarm_button = QPushButton("Create private swarm")
         self.token = QPlainTextEdit(readOnly=True, objectName="token")
-        self.result = QLabel(wordWrap=True, objectName="result")
+        self.outcome = QLabel(wordWrap=True, objectName="result")
         self.create_invite_button.clicked.connect(self.on_create_invite_clicked)
         self.create_swarm_button.clicked.connect(self.on_create_swarm_clicked)
         self.creating: str | None = None  # the swarm `meadow swarm create` is making
@@ -54,7 +64,7 @@ class InviteDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.token)
-        layout.addWidget(self.result)
+        layout.addWidget(self.outcome)
         layout.addWidget(buttons)
         self.resize(520, 300)
 
@@ -68,20 +78,20 @@ class InviteDialog(QDialog):
         self.create_invite_button.setEnabled(True)
         self.token.setPlainText(answer["token"])
         QGuiApplication.clipboard().setText(answer["token"])
-        self.result.setText("Copied to the clipboard. Send it to your friends over a private channel.")
+        self.outcome.setText("Copied to the clipboard. Send it to your friends over a private channel.")
 
     def on_failed(self, message: str) -> None:
         self.create_invite_button.setEnabled(True)
         self.create_swarm_button.setEnabled(True)
-        self.result.setText(message)
+        self.outcome.setText(message)
 
     def on_create_swarm_clicked(self) -> None:
         name = self.new_name.text().strip()
         if not name:
-            self.result.setText("Give the swarm a name first.")
+            self.outcome.setText("Give the swarm a name first.")
             return
         self.create_swarm_button.setEnabled(False)
-        self.result.setText(f"Creating swarm “{name}”...")
+        self.outcome.setText(f"Creating swarm “{name}”...")
         self.creating = name
         child = JsonLineChild(["swarm", "create", name], parent=self)
         child.finished.connect(self.on_create_finished)
@@ -93,5 +103,5 @@ class InviteDialog(QDialog):
         if code != 0:
             self.on_failed(stderr.strip().splitlines()[-1] if stderr.strip() else f"Creating the swarm failed ({code})")
             return
-        self.result.setText(f"Created “{name}”. Meadow restarts in it; open this dialog again to make an invite.")
+        self.outcome.setText(f"Created “{name}”. Meadow restarts in it; open this dialog again to make an invite.")
         self.swarm_created.emit(name)

@@ -8,7 +8,6 @@ from app.api_client import NodeApi
 from app.resources import ERROR_STYLE
 
 
-
 class JoinDialog(QDialog):
     joined = Signal(dict)  # the swarm as the node stored it: name, namespace, initial_peers, ...
 
@@ -20,7 +19,7 @@ class JoinDialog(QDialog):
                        "Meadow checks it, keeps its secret in your system keyring and moves this computer "
                        "into that swarm.", wordWrap=True)
         self.token = QPlainTextEdit(placeholderText="meadow1...")
-        self.result = QLabel(objectName="result", wordWrap=True)
+        self.outcome = QLabel(objectName="result", wordWrap=True)
         self.join_button = QPushButton("Join")
         self.join_button.setDefault(True)
         self.join_button.clicked.connect(self.on_join_clicked)
@@ -28,7 +27,7 @@ class JoinDialog(QDialog):
         buttons.addButton(self.join_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        for widget in (intro, self.token, self.result, buttons):
+        for widget in (intro, self.token, self.outcome, buttons):
             layout.addWidget(widget)
         self.resize(520, 260)
 
@@ -53,5 +52,5 @@ class JoinDialog(QDialog):
         self._show(message, error=True)
 
     def _show(self, text: str, error: bool) -> None:
-        self.result.setStyleSheet(ERROR_STYLE if error else "")
-        self.result.setText(text)
+        self.outcome.setStyleSheet(ERROR_STYLE if error else "")
+        self.outcome.setText(text)

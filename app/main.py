@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 import signal
@@ -25,11 +26,13 @@ from app.tray import Tray
 from core.config import Settings
 from core.errors import UserFacingError
 from core.logging_setup import configure_logging
+from core.pause.signals import Detector
 
 logger = logging.getLogger(__name__)
 
 
-def build(node_args: list[str] | None = None, use_tray: bool | None = None, detectors: list | None = None) -> DesktopApp:
+def build(node_args: list[str] | None = None, use_tray: bool | None = None,
+          detectors: list[Detector] | None = None) -> DesktopApp:
     """Wire the app's parts; `use_tray` None asks Qt whether a tray host runs; `detectors` None means this
     platform's (app.pause_reporter)."""
     api = NodeApi()
@@ -41,7 +44,7 @@ def build(node_args: list[str] | None = None, use_tray: bool | None = None, dete
         use_tray = QSystemTrayIcon.isSystemTrayAvailable()
     tray = Tray(actions, status) if use_tray else None
     reporter = PauseReporter(api, platform_detectors() if detectors is None else detectors)
-    overrides = [value for flag, value in zip(supervisor.extra_args, supervisor.extra_args[1:]) if flag == "--set"]
+    overrides = [value for flag, value in itertools.pairwise(supervisor.extra_args) if flag == "--set"]
     cuda_offer = CudaOffer(supervisor, overrides=overrides)  # `meadow app --set runtime.torch_index_url=...` too
     return DesktopApp(api, supervisor, events, status, actions, ConversationStore(), tray, reporter, cuda_offer)
 

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, QTimer
 
 from app.api_client import NodeApi
 from core.pause.app_snapshot import AppSnapshot
+from core.pause.signals import Detector
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ SOURCE = "windows-app"
 INTERVAL_MS = 5_000
 
 
-def platform_detectors() -> list:
+def platform_detectors() -> list[Detector]:
     """The detectors this OS needs the app to run (core.pause detectors: `name`, `detect() -> Signal`)."""
     if sys.platform != "win32":
         return []
@@ -29,7 +30,8 @@ def platform_detectors() -> list:
 
 
 class PauseReporter(QObject):
-    def __init__(self, api: NodeApi, detectors: list, interval_ms: int = INTERVAL_MS, parent: QObject | None = None):
+    def __init__(self, api: NodeApi, detectors: list[Detector], interval_ms: int = INTERVAL_MS,
+                 parent: QObject | None = None):
         super().__init__(parent)
         self.api = api
         self.detectors = detectors

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-
 # For a label that shows an error; set per widget, so dialogs show it without the app's stylesheet too.
 ERROR_STYLE = "color: #c92a2a"
 

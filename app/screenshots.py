@@ -16,11 +16,12 @@ os.environ["MEADOW_HOME"] = tempfile.mkdtemp(prefix="meadow-screenshots-")  # be
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QPoint  # noqa: E402
-from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import QApplication, QWidget
 
-from app.main import build  # noqa: E402
-from app.resources import icon, stylesheet  # noqa: E402
+from app.desktop import DesktopApp
+from app.main import build
+from app.resources import icon, stylesheet
 
 NODE_ARGS = ["--api-port", "0", "--set", "server.throughput=100"]
 PROMPT = "Write a haiku about a meadow, then a one-line Python snippet that prints it."
@@ -59,10 +60,13 @@ def main() -> None:
         desktop.close()
 
 
-def shoot(desktop, folder: Path) -> None:
+def shoot(desktop: DesktopApp, folder: Path) -> None:
     status = desktop.status
     wait(lambda: bool(status.status and status.status["serving"]["state"] == "serving"), 240, "the node to serve")
-    wait(lambda: bool(status.status["models"] and not status.status["models"][0]["missing"]), 120, "block coverage")
+    wait(lambda: bool(status.status and status.status["models"] and not status.status["models"][0]["missing"]), 120,
+         "block coverage")
+    if desktop.tray is None:
+        raise SystemExit("make screenshots: no tray was built")
     menu = desktop.tray.menu
     menu.popup(QPoint(0, 0))
     save(menu, folder, "tray-menu")
@@ -78,7 +82,7 @@ def shoot(desktop, folder: Path) -> None:
     chat.input.setPlainText(PROMPT)
     chat.send_button.click()
     wait(lambda: chat.stream is None, 180, "the chat answer")
-    if chat.conversation.messages[-1].role != "assistant":
+    if chat.conversation is None or chat.conversation.messages[-1].role != "assistant":
         raise SystemExit(f"make screenshots: the chat failed: {chat.route.text()}")
     save(chat, folder, "chat")
     settings = desktop.show_settings()

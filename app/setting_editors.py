@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
 INT_LIMIT = 2**31 - 1
 FLOAT_LIMIT = 1e12
+
+EditorWidget = QCheckBox | QSpinBox | QDoubleSpinBox | QComboBox | QLineEdit  # bool, int, float, choices, text
 
 
 class SettingEditor:
@@ -18,7 +20,7 @@ class SettingEditor:
         self.widget.setObjectName(setting["key"])
         self.widget.setToolTip(f"{setting['key']}: {setting['description']} (default: {_text(setting['default'])})")
 
-    def _make(self) -> QWidget:
+    def _make(self) -> EditorWidget:
         kind, minimum = self.setting["type"], self.setting.get("minimum")
         if kind == "bool":
             return QCheckBox()
@@ -37,10 +39,10 @@ class SettingEditor:
         return widget
 
     def set_value(self, value: Any) -> None:
-        widget, kind = self.widget, self.setting["type"]
-        if kind == "bool":
+        widget = self.widget
+        if isinstance(widget, QCheckBox):
             widget.setChecked(bool(value))
-        elif kind in ("int", "float"):
+        elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
             widget.setValue(value)
         elif isinstance(widget, QComboBox):
             widget.setCurrentText(str(value))
@@ -48,15 +50,15 @@ class SettingEditor:
             widget.setText(_text(value))
 
     def value(self) -> Any:
-        widget, kind = self.widget, self.setting["type"]
-        if kind == "bool":
+        widget = self.widget
+        if isinstance(widget, QCheckBox):
             return widget.isChecked()
-        if kind in ("int", "float"):
+        if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
             return widget.value()
-        if kind == "list":
-            return [item.strip() for item in widget.text().split(",") if item.strip()]
         if isinstance(widget, QComboBox):
             return widget.currentText()
+        if self.setting["type"] == "list":
+            return [item.strip() for item in widget.text().split(",") if item.strip()]
         return widget.text()
 
 

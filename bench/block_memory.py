@@ -25,26 +25,27 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
-from transformers import LlamaConfig  # noqa: E402
+import torch
+from transformers import LlamaConfig
 
-from core.config import Settings  # noqa: E402
-from core.dtypes import FLOAT_DTYPES  # noqa: E402
-from core.models import family_for  # noqa: E402
-from core.models.layout import model_layout  # noqa: E402
-from core.models.source import ModelSource  # noqa: E402
-from core.server.block_cost import block_cost, kv_bytes_per_token, kv_heads_and_dim  # noqa: E402
-from core.server.loading import ModelPlan, open_device  # noqa: E402
-from core.server.preallocated_cache import PreallocatedLayer  # noqa: E402
-from core.server.quantize import module_bytes, quantize_block  # noqa: E402
-from core.server.resources import gpu_free_bytes  # noqa: E402
-from core.server.sizing import fit  # noqa: E402
+from core.config import Settings
+from core.dtypes import FLOAT_DTYPES
+from core.models import family_for
+from core.models.layout import model_layout
+from core.models.source import ModelSource
+from core.server.block_cost import block_cost, kv_bytes_per_token, kv_heads_and_dim
+from core.server.loading import ModelPlan, open_device
+from core.server.preallocated_cache import PreallocatedLayer
+from core.server.quantize import module_bytes, quantize_block
+from core.server.resources import gpu_free_bytes
+from core.server.sizing import fit
 
-SHAPES = {
-    "llama3-8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
-                      num_key_value_heads=8, vocab_size=128256, max_position_embeddings=8192, rope_theta=500000.0),
-    "small": dict(hidden_size=512, intermediate_size=1408, num_hidden_layers=4, num_attention_heads=8,
-                  num_key_value_heads=2, vocab_size=1000),
+SHAPES: dict[str, dict[str, Any]] = {
+    "llama3-8b": {"hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
+                      "num_key_value_heads": 8, "vocab_size": 128256, "max_position_embeddings": 8192,
+                      "rope_theta": 500000.0},
+    "small": {"hidden_size": 512, "intermediate_size": 1408, "num_hidden_layers": 4, "num_attention_heads": 8,
+                  "num_key_value_heads": 2, "vocab_size": 1000},
 }
 MIB = 2**20
 

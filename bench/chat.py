@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("MEADOW_HOME", tempfile.mkdtemp(prefix="meadow-bench-home-"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from tests.helpers.node import NodeHandle  # noqa: E402
-from tests.helpers.processes import kill_leftovers  # noqa: E402
+from tests.helpers.node import NodeHandle
+from tests.helpers.processes import kill_leftovers
 
 MODEL = "smollm2-135m-instruct"
 REPEATS = 3

@@ -13,6 +13,7 @@ after the kill minus the run's median step). `--runs N` and `--phase NAME` short
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import signal
@@ -26,15 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("MEADOW_HOME", tempfile.mkdtemp(prefix="meadow-bench-home-"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import torch  # noqa: E402
-from transformers import AutoModelForCausalLM  # noqa: E402
-from transformers.generation.streamers import BaseStreamer  # noqa: E402
+import torch
+from transformers import AutoModelForCausalLM
+from transformers.generation.streamers import BaseStreamer
 
-from core.client import AutoDistributedModelForCausalLM  # noqa: E402
-from core.config import Settings  # noqa: E402
-from tests.helpers.processes import MeadowProcess, kill_leftovers  # noqa: E402
-from tests.helpers.tiny_models import save_tiny_llama  # noqa: E402
-from tests.integration.conftest import PROMPT, start_servers  # noqa: E402
+from core.client import AutoDistributedModelForCausalLM
+from core.config import Settings
+from tests.helpers.processes import MeadowProcess, kill_leftovers
+from tests.helpers.tiny_models import save_tiny_llama
+from tests.integration.conftest import PROMPT, start_servers
 
 RUNS = 20
 NEW_TOKENS = 64
@@ -64,7 +65,7 @@ class KillAt(BaseStreamer):
 
     def stall(self) -> float:
         """Seconds the step right after the kill took beyond this run's median step."""
-        steps = [b - a for a, b in zip(self.times, self.times[1:])]
+        steps = [b - a for a, b in itertools.pairwise(self.times)]
         after_kill = steps[self.at - 1]
         return after_kill - statistics.median(steps[:self.at - 1] + steps[self.at:])
 
@@ -115,7 +116,8 @@ def run_phase(phase: str, runs: int, folder: Path, bootstrap: MeadowProcess,
     servers: dict[str, tuple[MeadowProcess, tuple[int, int]]] = {}
     model = None
     try:
-        for process, span in zip(start_servers(str(folder), spans, namespace, bootstrap.multiaddrs), spans):
+        processes = start_servers(str(folder), spans, namespace, bootstrap.multiaddrs)
+        for process, span in zip(processes, spans, strict=True):
             servers[process.peer_id] = (process, span)
         settings = Settings.load([f"swarm.namespace={namespace}", "client.route_timeout=30",
                                   "client.request_timeout=20"])

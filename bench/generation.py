@@ -26,15 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("MEADOW_HOME", tempfile.mkdtemp(prefix="meadow-bench-home-"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import torch  # noqa: E402
-from transformers import AutoModelForCausalLM  # noqa: E402
-from transformers.generation.streamers import BaseStreamer  # noqa: E402
+import torch
+from transformers import AutoModelForCausalLM
+from transformers.generation.streamers import BaseStreamer
 
-from core.client import AutoDistributedModelForCausalLM  # noqa: E402
-from core.config import Settings  # noqa: E402
-from core.models.source import ModelSource, resolve_model  # noqa: E402
-from core.models.weights import load_layout, load_tokenizer  # noqa: E402
-from tests.helpers.processes import MeadowProcess, kill_leftovers  # noqa: E402
+from core.client import AutoDistributedModelForCausalLM
+from core.config import Settings
+from core.models.prompts import encode_prompt
+from core.models.source import ModelSource, resolve_model
+from core.models.weights import load_layout, load_tokenizer
+from tests.helpers.processes import MeadowProcess, kill_leftovers
 
 MODEL = "smollm2-135m-instruct"
 NEW_TOKENS = 64
@@ -115,8 +116,8 @@ def report(model: str, results: dict[str, list[tuple[float, float]]], launch: di
         print(f"{name:10s} {ttft * 1000:9.1f} {rate:13.2f} {ttft / local_ttft:11.2f} {rate / local_rate:13.2f}")
     print("\nserver launch -> ready line:")
     for name, times in launch.items():
-        print(f"  {name}: " + ", ".join(f"{span[0]}:{span[1]} {t:.1f} s" for span, t in zip(spans[name], times,
-                                                                                                strict=True)))
+        timings = (f"{span[0]}:{span[1]} {t:.1f} s" for span, t in zip(spans[name], times, strict=True))
+        print(f"  {name}: " + ", ".join(timings))
     print(f"\nRATIO decode 2-server/local = {medians['2-server'][1] / local_rate:.2f} (target >= 0.8)")
 
 
@@ -127,9 +128,8 @@ def prompt_ids(source: ModelSource, vocab_size: int) -> torch.Tensor:
     except (OSError, ValueError):
         return torch.randint(3, vocab_size, (1, PROMPT_IDS), generator=torch.Generator().manual_seed(0))
     if tokenizer.chat_template is None:
-        return tokenizer(PROMPT, return_tensors="pt")["input_ids"]
-    return tokenizer.apply_chat_template([{"role": "user", "content": PROMPT}], add_generation_prompt=True,
-                                         return_tensors="pt", return_dict=True)["input_ids"]
+        return encode_prompt(tokenizer, PROMPT)
+    return encode_prompt(tokenizer, [{"role": "user", "content": PROMPT}])
 
 
 def main() -> None:

@@ -7,10 +7,17 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core import __version__
 from core.config import lookup
 from core.errors import UserFacingError
+
+if TYPE_CHECKING:  # the commands import these lazily: start-up stays fast and hivemind loads only when needed
+    from core.config import Settings
+    from core.swarm.dht import SwarmSelection
+
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +32,8 @@ def _add_swarm(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--swarm", default=None, metavar="NAME",
                         help="a joined private swarm (see `meadow swarm list`); default: the public swarm")
     parser.add_argument("--secret-stdin", action="store_true",
-                        help="with --swarm: read the swarm secret from stdin (a supervisor's pipe) instead of the keyring")
+                        help="with --swarm: read the swarm secret from stdin (a supervisor's pipe) instead of the "
+                             "keyring")
     parser.add_argument("--new-swarm", action="store_true", help="be the first peer of a new swarm")
     parser.add_argument("--initial-peers", nargs="+", default=[], metavar="MADDR",
                         help="multiaddrs of peers already in the swarm (ending in /p2p/<peer id>)")
@@ -110,14 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_runtime_parsers(commands) -> None:  # an argparse subparser action
+def _add_runtime_parsers(commands: Subcommands) -> None:
     runtime = commands.add_parser("runtime", help="the torch build this computer runs: CPU, or a fetched CUDA build")
     runtime_commands = runtime.add_subparsers(dest="runtime_command", required=True)
     status = runtime_commands.add_parser("status", help="GPU, driver CUDA version, the build needed, installed, active")
     status.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     install = runtime_commands.add_parser(
         "install-cuda", help="fetch the CUDA build of torch this GPU needs into the data dir and make it active")
-    install.add_argument("--variant", default=None, metavar="cuXXX", help="fetch this build instead of the detected one")
+    install.add_argument("--variant", default=None, metavar="cuXXX",
+                         help="fetch this build instead of the detected one")
     install.add_argument("--index-url", default=None, metavar="URL",
                          help="PEP 503 package index ({variant} is replaced; default: setting runtime.torch_index_url)")
     use = runtime_commands.add_parser("use", help="choose the torch build of processes started from now on")
@@ -128,7 +137,7 @@ def _add_runtime_parsers(commands) -> None:  # an argparse subparser action
         _add_common(parser)
 
 
-def _add_private_swarm_parsers(swarm_commands, commands) -> None:  # argparse subparser actions
+def _add_private_swarm_parsers(swarm_commands: Subcommands, commands: Subcommands) -> None:
     create = swarm_commands.add_parser("create", help="make a new private swarm (secret in the OS keyring)")
     create.add_argument("name")
     join = swarm_commands.add_parser("join", help="join a private swarm with an invite token")
@@ -142,17 +151,18 @@ def _add_private_swarm_parsers(swarm_commands, commands) -> None:  # argparse su
         "create", help="print an invite token (on the last line)")
     invite_create.add_argument("--swarm", required=True, metavar="NAME")
     invite_create.add_argument("--initial-peers", nargs="+", default=[], metavar="MADDR",
-                               help="multiaddrs of the swarm's peers that invitees can reach (default: the stored ones)")
+                               help="multiaddrs of the swarm's peers that invitees can reach "
+                                    "(default: the stored ones)")
     invite_create.add_argument("--expires", default="7d", help="how long the token works: 12h, 7d, 2w ... (default 7d)")
     for parser in (create, join, swarm_commands.choices["list"], leave, invite_create):
         _add_common(parser)
 
 
-def _swarm(args: argparse.Namespace, settings):  # -> SwarmSelection
+def _swarm(args: argparse.Namespace, settings: Settings) -> SwarmSelection:
     return _swarm_and_secret(args, settings)[0]
 
 
-def _swarm_and_secret(args: argparse.Namespace, settings):  # -> tuple[SwarmSelection, bytes | None]
+def _swarm_and_secret(args: argparse.Namespace, settings: Settings) -> tuple[SwarmSelection, bytes | None]:
     """The swarm to join, and the secret read from stdin (--secret-stdin), which a supervisor (the node)
     hands on to its children the same way."""
     from core.swarm.dht import SwarmSelection
@@ -196,7 +206,8 @@ def _run(args: argparse.Namespace) -> None:
         serve(ServeOptions(model=args.model, blocks=_parse_blocks(args.blocks), num_blocks=args.num_blocks,
                            swarm=_swarm(args, settings), host=args.host, port=args.port,
                            announce_maddrs=tuple(args.announce_maddrs),
-                           device=args.device or settings["server.device"], dtype=args.dtype or settings["server.dtype"],
+                           device=args.device or settings["server.device"],
+                           dtype=args.dtype or settings["server.dtype"],
                            quantization=args.quantization or settings["server.quantization"],
                            identity=args.identity), settings)
     elif args.command == "dht":
@@ -214,7 +225,7 @@ def _run(args: argparse.Namespace) -> None:
     elif args.command in ("swarm", "invite"):
         from core.swarm.swarm_commands import run_swarm_command
 
-        run_swarm_command(args)
+        run_swarm_command(args, settings)
     elif args.command == "chat":
         from core.node.chat_command import run_chat
 

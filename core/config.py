@@ -61,9 +61,14 @@ class Setting:
 
 SCHEMA: tuple[Setting, ...] = (
     Setting("swarm.namespace", str, "meadow", "DHT namespace of the public swarm's records."),
+    Setting("swarm.allow_link_local", bool, False,
+            "Accept peer addresses on link-local networks (169.254.0.0/16, fe80::/10) in invites and bootstrap lists; "
+            "off because cloud metadata services live there."),
     Setting("dht.wait_timeout", float, 3.0, "Seconds a DHT request waits for peers.", minimum=0.1),
-    Setting("server.announce_period", float, 30.0, "Seconds between refreshes of the server's DHT records.", minimum=0.5),
-    Setting("server.record_ttl", float, 90.0, "Seconds a server record lives in the DHT unless refreshed.", minimum=1.0),
+    Setting("server.announce_period", float, 30.0, "Seconds between refreshes of the server's DHT records.",
+            minimum=0.5),
+    Setting("server.record_ttl", float, 90.0, "Seconds a server record lives in the DHT unless refreshed.",
+            minimum=1.0),
     Setting("server.max_length", int, 8192, "Most tokens one inference session may hold on this server.", minimum=1),
     Setting("server.max_batch_size", int, 64, "Most sequences in one request.", minimum=1),
     Setting("server.max_request_tokens", int, 65536, "Most batch x tokens in one request.", minimum=1),
@@ -93,7 +98,8 @@ SCHEMA: tuple[Setting, ...] = (
             "bits (nf4) with "
             "bitsandbytes: about a half or a quarter of the memory, so more blocks fit, for slightly less exact "
             "outputs. Needs bitsandbytes (pip install bitsandbytes).", choices=("none", "int8", "nf4")),
-    Setting("server.torch_threads", int, 0, "Torch intra-op threads for the server; 0 keeps torch's default.", minimum=0),
+    Setting("server.torch_threads", int, 0, "Torch intra-op threads for the server; 0 keeps torch's default.",
+            minimum=0),
     Setting("server.ready_check_timeout", float, 20.0,
             "Seconds to wait until a fresh client can read the server's record before giving up.", minimum=1.0),
     Setting("server.session_timeout", float, 1800.0, "Seconds an inference session may stay open.", minimum=1.0),
@@ -174,7 +180,8 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("pause.poll_seconds", float, 2.0, "Seconds between checks of the pause signals.", minimum=0.1),
     Setting("app.start_at_login", bool, False, "Start the Meadow app (in the tray) when you log in."),
     Setting("app.swarm", str, "",
-            "Private swarm the app's node joins when it starts (set when you join or create one); empty: the public swarm."),
+            "Private swarm the app's node joins when it starts (set when you join or create one); "
+            "empty: the public swarm."),
     Setting("runtime.torch_index_url", str, "https://download.pytorch.org/whl/{variant}",
             "PEP 503 package index that `meadow runtime install-cuda` fetches the CUDA build of torch from; "
             "{variant} stands for the build's name (cu128, ...)."),

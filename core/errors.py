@@ -43,7 +43,8 @@ def contiguous_end(indices: list[int]) -> int:
 def format_ranges(indices: list[int]) -> str:
     """[0, 1, 2, 5] -> '0-2, 5'."""
     parts: list[str] = []
-    start = prev = None
+    start: int | None = None
+    prev = 0
     for index in sorted(indices):
         if start is None:
             start = prev = index

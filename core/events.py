@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict, dataclass, fields
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class SettingsChanged(Event):
     keys: list[str]
 
 
-def parse_json_object(line: str) -> dict | None:
+def parse_json_object(line: str) -> dict[str, Any] | None:
     """Parse one stdout line into a JSON object, or None if it is anything else (log text, a list, ...)."""
     try:
         data = json.loads(line)
@@ -118,7 +118,7 @@ def parse_json_object(line: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def parse_event(line: str) -> dict | None:
+def parse_event(line: str) -> dict[str, Any] | None:
     """Parse one stdout line into an event dict, or None if it is not an event."""
     data = parse_json_object(line)
     return data if data is not None and "event" in data else None

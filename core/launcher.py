@@ -5,6 +5,7 @@ executable with the same arguments. Children get their own process group and die
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
@@ -14,6 +15,7 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 _PR_SET_PDEATHSIG = 1
 # The one long-lived thread that forks children off the main thread (started by its first submit).
@@ -41,7 +43,7 @@ def spawn(
     stdout: int | None = subprocess.PIPE,
     stderr: int | None = subprocess.PIPE,
     stdin_text: str | None = None,
-) -> subprocess.Popen:
+) -> subprocess.Popen[str]:
     """Start `meadow <args>` as a child in its own process group that dies with this process.
 
     `stdin_text` is written to the child's stdin, which is then closed: the way to hand a child a secret
@@ -72,7 +74,7 @@ def spawn(
     return process
 
 
-def stop_group(process: subprocess.Popen, timeout: float = 10.0) -> int | None:
+def stop_group(process: subprocess.Popen[Any], timeout: float = 10.0) -> int | None:
     """SIGTERM the child's process group, then SIGKILL it if it outlives the timeout; returns the exit code."""
     if process.poll() is not None:
         return process.returncode
@@ -83,8 +85,6 @@ def stop_group(process: subprocess.Popen, timeout: float = 10.0) -> int | None:
     try:
         return process.wait(timeout)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         return process.wait(timeout)

@@ -6,7 +6,7 @@ that is the one seam to fake. Server sizing, auto-pause and the node's status al
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 
@@ -19,9 +19,10 @@ def nvml_devices(nvml: Any | None = None) -> Iterator[tuple[Any, list[Any]]]:
     """Yield (nvml module, device handles); raise NvmlUnavailable when NVML cannot start."""
     if nvml is None:
         try:
-            import pynvml as nvml
+            import pynvml
         except ImportError:
             raise NvmlUnavailable("pynvml (nvidia-ml-py) is not installed") from None
+        nvml = pynvml
     nvml_error = getattr(nvml, "NVMLError", Exception)
     try:
         nvml.nvmlInit()
@@ -30,10 +31,8 @@ def nvml_devices(nvml: Any | None = None) -> Iterator[tuple[Any, list[Any]]]:
     try:
         yield nvml, [nvml.nvmlDeviceGetHandleByIndex(index) for index in range(nvml.nvmlDeviceGetCount())]
     finally:
-        try:
+        with suppress(nvml_error):
             nvml.nvmlShutdown()
-        except nvml_error:
-            pass
 
 
 def process_gpu_bytes(pids: set[int], nvml: Any | None = None) -> int | None:

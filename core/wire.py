@@ -57,7 +57,7 @@ def decode_tensor(proto: runtime_pb2.Tensor, max_elements: int) -> torch.Tensor:
     if claimed > max_elements:
         raise WireError(f"tensor has {claimed} elements, more than the {max_elements} allowed")
     try:
-        tensor = deserialize_torch_tensor(proto)
+        tensor: torch.Tensor = deserialize_torch_tensor(proto)
     except Exception as error:  # noqa: BLE001 - corrupt buffers raise anything from numpy/torch
         raise WireError(f"tensor cannot be decoded: {error}") from None
     if tensor.numel() != claimed:

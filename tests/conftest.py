@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,8 @@ _HOME = Path(tempfile.mkdtemp(prefix="meadow-test-home-"))
 os.environ["MEADOW_HOME"] = str(_HOME)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from tests.helpers.processes import MeadowProcess, kill_leftovers  # noqa: E402
-from tests.helpers.tiny_models import save_tiny_llama  # noqa: E402
+from tests.helpers.processes import MeadowProcess, kill_leftovers  # noqa: E402 - after MEADOW_HOME is set
+from tests.helpers.tiny_models import save_tiny_llama  # noqa: E402 - after MEADOW_HOME is set
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +35,7 @@ def tiny_llama(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def bootstrap() -> MeadowProcess:
+def bootstrap() -> Iterator[MeadowProcess]:
     """A real `meadow dht` bootstrap peer on 127.0.0.1 for the whole test session."""
     process = MeadowProcess.start(["dht", "--new-swarm"])
     yield process

@@ -15,8 +15,16 @@ from PySide6.QtWidgets import QAbstractButton, QMessageBox, QWidget
 
 from app.node_supervisor import NodeSupervisor
 from app.runtime.child import JsonLineChild
-from app.runtime.decision import (ASK, NEVER, asks_at_start, describe_no_offer, describe_offer, fetch_would_help,
-                                  should_offer_at_start, snoozed_preference)
+from app.runtime.decision import (
+    ASK,
+    NEVER,
+    asks_at_start,
+    describe_no_offer,
+    describe_offer,
+    fetch_would_help,
+    should_offer_at_start,
+    snoozed_preference,
+)
 from app.runtime.install_dialog import CudaInstallDialog
 from core.config import Settings, update_settings_file
 from core.errors import SettingsError
@@ -136,8 +144,9 @@ class CudaOffer(QObject):
         box.show()
 
     def _show_message(self, icon: QMessageBox.Icon, text: str) -> None:
-        self._new_box(icon, text).addButton(QMessageBox.StandardButton.Ok)
-        self.box.show()
+        box = self._new_box(icon, text)
+        box.addButton(QMessageBox.StandardButton.Ok)
+        box.show()
 
     def _new_box(self, icon: QMessageBox.Icon, text: str) -> QMessageBox:
         if self.box is not None:

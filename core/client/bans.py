@@ -17,7 +17,7 @@ class BanList:
         """Ban `peer_id`; returns the ban's length in seconds (doubles with each repeat)."""
         with self._lock:
             strikes = self._strikes.get(peer_id, 0)
-            seconds = min(self.base_seconds * 2 ** strikes, self.max_seconds)
+            seconds = min(self.base_seconds * 2.0 ** strikes, self.max_seconds)
             self._strikes[peer_id] = strikes + 1
             self._until[peer_id] = time.monotonic() + seconds
             return seconds

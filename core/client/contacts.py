@@ -34,9 +34,11 @@ def add_contacts(dht: DHT, peer_ids: list[str]) -> int:
     """Ping the peers that are not in the DHT's routing table yet; returns how many answered."""
     if not peer_ids:
         return 0
-    return dht.run_coroutine(partial(_add_contacts, peer_ids=list(peer_ids)))
+    answered: int = dht.run_coroutine(partial(_add_contacts, peer_ids=list(peer_ids)))
+    return answered
 
 
 def contact_peer_ids(dht: DHT) -> list[str]:
     """The peer ids in the DHT peer's routing table."""
-    return dht.run_coroutine(_table_peers)
+    peer_ids: list[str] = dht.run_coroutine(_table_peers)
+    return peer_ids

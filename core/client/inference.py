@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -21,14 +22,18 @@ from core.client.span_session import SpanSession
 from core.client.worker import run_sync
 from core.errors import MissingBlocksError, RemoteCallError
 
+if TYPE_CHECKING:  # the client imports this module
+    from core.client.swarm_client import SwarmClient
+    from core.config import Settings
+
 logger = logging.getLogger(__name__)
 
 
 class InferenceSession:
     """A session over a route; use as a context manager so the servers free their caches."""
 
-    def __init__(self, client, route: list[RouteSpan], model: str, num_blocks: int, max_length: int, settings,
-                 bans: BanList | None = None):
+    def __init__(self, client: SwarmClient, route: list[RouteSpan], model: str, num_blocks: int, max_length: int,
+                 settings: Settings, bans: BanList | None = None):
         self.client = client
         self.model = model
         self.num_blocks = num_blocks
@@ -44,6 +49,7 @@ class InferenceSession:
         self.token_ids: torch.Tensor | None = None  # [batch, position] when steps were fed token ids
         self.closed = False
         self.replacements = 0
+        self._closing: set[asyncio.Future[None]] = set()  # the event loop holds tasks only weakly
         client.session_opened()
 
     def _open(self, span: RouteSpan) -> SpanSession:
@@ -93,7 +99,9 @@ class InferenceSession:
     async def _replace(self, index: int) -> None:
         """Swap the span at `index` for servers of exactly its blocks, rebuilt by replaying its history."""
         failed = self._spans[index]
-        asyncio.ensure_future(failed.close())
+        closing = asyncio.ensure_future(failed.close())
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
         last_error: Exception | None = None
         for attempt in range(self.max_retries + 1):
             if attempt:
@@ -146,7 +154,7 @@ class InferenceSession:
             self.client.session_closed()
             try:
                 run_sync(self._close_spans(), timeout=5.0)
-            except Exception:  # noqa: BLE001 - servers time out idle sessions anyway
+            except Exception:  # servers time out idle sessions anyway
                 logger.debug("Closing an inference session failed", exc_info=True)
 
     async def _close_spans(self) -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from hivemind import DHT
@@ -20,7 +20,7 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from core.client.bans import BanList
 from core.client.inference import InferenceSession
-from core.client.routing import wait_for_route
+from core.client.routing import RouteSpan, wait_for_route
 from core.client.swarm_client import SwarmClient
 from core.config import Settings
 from core.models.family import ModelFamily
@@ -55,6 +55,13 @@ class SessionCache(Cache):
         return False
 
 
+if TYPE_CHECKING:  # at run time the mixin's bases come from build_client_model, GenerationMixin last
+    class _MixedWith(nn.Module, GenerationMixin):
+        pass
+else:
+    _MixedWith = object
+
+
 class ClientParts(nn.Module):
     """What the client holds before and after the blocks, named as in transformers' models: the embedding, a
     post-process of every input embedding (BLOOM's layer norm, else None) and the final norm."""
@@ -66,18 +73,20 @@ class ClientParts(nn.Module):
         self.norm = norm
 
 
-class DistributedCausalLM:
+class DistributedCausalLM(_MixedWith):
     """Behaviour shared by every architecture's distributed model.
 
     Mixed in before the architecture's PreTrainedModel, with GenerationMixin last, as transformers expects.
     """
 
-    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
-    # Set by the architecture's PreTrainedModel and _client_init (named here for readers and type checkers).
-    config: PretrainedConfig
-    family: ModelFamily
-    model: ClientParts
-    lm_head: nn.Linear
+    if TYPE_CHECKING:  # set by the architecture's PreTrainedModel and by _client_init
+        config: PretrainedConfig
+        generation_config: GenerationConfig
+        family: ModelFamily
+        model: ClientParts
+        lm_head: nn.Linear
+
+    _tied_weights_keys: ClassVar[dict[str, str]] = {"lm_head.weight": "model.embed_tokens.weight"}
 
     @classmethod
     def _can_set_experts_implementation(cls) -> bool:
@@ -101,8 +110,9 @@ class DistributedCausalLM:
 
         The route is the chain with the lowest expected latency; `spread=True` (one-shot passes) picks a
         random chain weighted by throughput instead, so that independent requests share the swarm."""
-        route = wait_for_route(self.swarm_client, self.model_name, self.num_blocks, self.settings["client.route_timeout"],
-                               exclude=self.bans.banned(), need_tokens=max_length, spread=spread)
+        route = wait_for_route(self.swarm_client, self.model_name, self.num_blocks,
+                               self.settings["client.route_timeout"], exclude=self.bans.banned(),
+                               need_tokens=max_length, spread=spread)
         logger.info("Route: %s", " -> ".join(f"{s.peer_id[-6:]}[{s.start}:{s.end}]" for s in route))
         return _ActivatingSession(self, route, max_length)
 
@@ -125,7 +135,8 @@ class DistributedCausalLM:
         if max_new is None:
             max_new = (kwargs.get("max_length") or config.max_length) - input_ids.shape[1]
         # `session=` continues a session the caller keeps open (several conversations may be open at once)
-        with self._session_for_generate(input_ids.shape[1], max(int(max_new), 1), kwargs.pop("session", None)) as session:
+        kept = kwargs.pop("session", None)
+        with self._session_for_generate(input_ids.shape[1], max(int(max_new), 1), kept) as session:
             input_ids = _with_session_history(session, input_ids)
             if inputs is not None:
                 inputs = input_ids
@@ -168,7 +179,7 @@ class DistributedCausalLM:
 class _ActivatingSession(InferenceSession):
     """An InferenceSession that, while entered, is the one the model's forward and generate use."""
 
-    def __init__(self, model: DistributedCausalLM, route: list, max_length: int):
+    def __init__(self, model: DistributedCausalLM, route: list[RouteSpan], max_length: int):
         super().__init__(model.swarm_client, route, model.model_name, model.num_blocks, max_length, model.settings,
                          bans=model.bans)
         self._model = model
@@ -186,9 +197,10 @@ class _ActivatingSession(InferenceSession):
 
 def _with_session_history(session: InferenceSession, input_ids: torch.Tensor) -> torch.Tensor:
     """Full-history input ids for generate(): callers may pass the whole conversation or only new tokens."""
-    if session.position == 0 or session.history_is_prefix_of(input_ids):
+    history = session.token_ids
+    if session.position == 0 or history is None or session.history_is_prefix_of(input_ids):
         return input_ids
-    return torch.cat([session.token_ids, input_ids], dim=1)
+    return torch.cat([history, input_ids], dim=1)
 
 
 class AutoDistributedModelForCausalLM:
@@ -213,7 +225,8 @@ class AutoDistributedModelForCausalLM:
             from core.swarm.private import swarm_selection
 
             swarm = swarm_selection(swarm, initial_peers=initial_peers or (), new_swarm=dht is not None)
-        selection = swarm or SwarmSelection(namespace=settings["swarm.namespace"], initial_peers=list(initial_peers or []))
+        selection = swarm or SwarmSelection(namespace=settings["swarm.namespace"],
+                                            initial_peers=list(initial_peers or []))
         if dht is not None:
             selection.new_swarm = True  # the caller's DHT is already part of a swarm
         source = model_id if isinstance(model_id, ModelSource) else resolve_model(model_id)
@@ -236,12 +249,13 @@ def build_client_model(family: ModelFamily, config: PretrainedConfig) -> Distrib
         _CLASSES[base] = type(f"Distributed{base.__name__.removesuffix('PreTrainedModel')}ForCausalLM",
                               (DistributedCausalLM, base, GenerationMixin), {"__init__": _client_init})
     with torch.device("meta"):
-        model = _CLASSES[base](config, family)
+        model: DistributedCausalLM = _CLASSES[base](config, family)
     return model
 
 
-def _client_init(self: Any, config: PretrainedConfig, family: ModelFamily) -> None:
-    family.pretrained_base.__init__(self, config)
+def _client_init(self: DistributedCausalLM, config: PretrainedConfig, family: ModelFamily) -> None:
+    base_init: Callable[..., None] = family.pretrained_base.__init__  # self is a PreTrainedModel at run time
+    base_init(self, config)
     self.generation_config = GenerationConfig.from_model_config(config)
     self.family = family
     self.model = ClientParts(family.build_embedding(config), family.build_embedding_norm(config),
@@ -249,11 +263,11 @@ def _client_init(self: Any, config: PretrainedConfig, family: ModelFamily) -> No
     self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
 
 
-def _assign(model: Any, tensors: dict[str, torch.Tensor], layout: ModelLayout) -> None:
+def _assign(model: DistributedCausalLM, tensors: dict[str, torch.Tensor], layout: ModelLayout) -> None:
     """Put the checkpoint's client tensors in place (found by the layout's prefixes) and tie the head if tied."""
     parts: list[tuple[nn.Module | None, str | None]] = [(model.model.embed_tokens, layout.embedding),
-                                                 (model.model.norm, layout.final_norm),
-                                                 (model.model.embedding_norm, layout.embedding_norm)]
+                                                         (model.model.norm, layout.final_norm),
+                                                         (model.model.embedding_norm, layout.embedding_norm)]
     if not layout.tied:
         parts.append((model.lm_head, layout.head))
     for module, prefix in parts:

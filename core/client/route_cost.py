@@ -46,8 +46,8 @@ class CostModel:
         if self.stats is None:
             rtt, block_seconds = DEFAULT_RTT, self.calibration / max(record.throughput, 1e-6)
         else:
-            rtt = self.stats.rtt(record.peer_id)
-            rtt = DEFAULT_RTT if rtt is None else rtt
+            measured = self.stats.rtt(record.peer_id)
+            rtt = DEFAULT_RTT if measured is None else measured
             block_seconds = self.stats.block_seconds(record, self.calibration)
         short_of_cache = bool(self.need_tokens) and record.cache_tokens_free < self.need_tokens
         penalty = PRECISION_PENALTY * precision_steps(record) if self.prefer_full_precision else 0.0

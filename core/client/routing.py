@@ -12,11 +12,15 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.client.route_cost import CostModel, precision_steps
 from core.errors import MissingBlocksError
 from core.swarm.directory import BlockServer
 from core.swarm.records import ServerRecord
+
+if TYPE_CHECKING:  # the client imports this module
+    from core.client.swarm_client import SwarmClient
 
 logger = logging.getLogger(__name__)
 _JITTER = 1e-4  # seconds of noise on edge costs, so that equal servers share the load
@@ -123,7 +127,7 @@ def sample_route(found: dict[int, list[BlockServer]], model: str, num_blocks: in
     return route
 
 
-def wait_for_route(client, model: str, num_blocks: int, timeout: float,  # client: SwarmClient
+def wait_for_route(client: SwarmClient, model: str, num_blocks: int, timeout: float,
                    exclude: frozenset[str] = frozenset(), need_tokens: int = 0,
                    spread: bool = False) -> list[RouteSpan]:
     """A route as soon as the swarm covers the model; MissingBlocksError after `timeout` seconds.
@@ -145,7 +149,7 @@ def wait_for_route(client, model: str, num_blocks: int, timeout: float,  # clien
         fresh = True
 
 
-def _route_preferring_unbanned(client, found: dict[int, list[BlockServer]], model: str, num_blocks: int,
+def _route_preferring_unbanned(client: SwarmClient, found: dict[int, list[BlockServer]], model: str, num_blocks: int,
                                exclude: frozenset[str], need_tokens: int, spread: bool) -> list[RouteSpan]:
     if spread:
         precise = client.settings["client.prefer_full_precision"]

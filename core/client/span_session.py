@@ -7,9 +7,11 @@ boundaries (see inference.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 import torch
 from hivemind.proto import runtime_pb2
@@ -21,12 +23,15 @@ from core.dtypes import FLOAT_DTYPES
 from core.errors import RemoteCallError
 from core.wire import WireError, check_hidden_values, decode_metadata, decode_tensor, request
 
+if TYPE_CHECKING:  # the client imports this module
+    from core.client.swarm_client import SwarmClient
+
 
 class SpanSession:
     """The stream to one server of the route, with the inputs it was sent (for replay)."""
 
-    def __init__(self, client, span: RouteSpan, model: str, max_length: int, timeout: float, hang_factor: float,
-                 alloc_timeout: float = 0.0):  # client: SwarmClient
+    def __init__(self, client: SwarmClient, span: RouteSpan, model: str, max_length: int, timeout: float,
+                 hang_factor: float, alloc_timeout: float = 0.0):
         self.client = client
         self.span = span
         self.model = model
@@ -68,13 +73,14 @@ class SpanSession:
         if hidden.shape[1] == 1:
             elapsed = time.monotonic() - started
             self.client.stats.observe_step(self.span.peer_id, self.span.end - self.span.start, elapsed)
-            self._decode_seconds = elapsed if self._decode_seconds is None else 0.7 * self._decode_seconds + 0.3 * elapsed
+            previous = self._decode_seconds
+            self._decode_seconds = elapsed if previous is None else 0.7 * previous + 0.3 * elapsed
         self.history.append(hidden)
         return output
 
     async def _exchange(self, hidden: torch.Tensor) -> torch.Tensor:
         timeout = self.step_timeout(hidden.shape[1])
-        metadata: dict = {"position": self.position}
+        metadata: dict[str, Any] = {"position": self.position}
         if self._responses is None:
             metadata.update(model=self.model, start=self.span.start, end=self.span.end, max_length=self.max_length,
                             session_id=uuid.uuid4().hex)
@@ -87,7 +93,8 @@ class SpanSession:
         await self._queue.put(request([hidden if self.cast_to is None else hidden.to(self.cast_to)], metadata))
         if self._responses is None:
             stub = await self.client.stub(self.span.peer_id)
-            self._responses = await asyncio.wait_for(stub.rpc_inference(self._requests()), timeout)
+            opened: AsyncIterator[Any] = await asyncio.wait_for(stub.rpc_inference(self._requests()), timeout)
+            self._responses = opened
         message = await asyncio.wait_for(anext(self._responses), timeout)
         try:
             output = decode_tensor(message.tensors[0], max_elements=hidden.numel())
@@ -103,11 +110,10 @@ class SpanSession:
     async def close(self) -> None:
         await self._queue.put(None)
         if self._responses is not None:
-            try:
-                await asyncio.wait_for(self._drain(), 2.0)
-            except Exception:  # noqa: BLE001 - the server may be gone; it frees the session on its own
-                pass
+            with contextlib.suppress(Exception):  # the server may be gone; it frees the session on its own
+                await asyncio.wait_for(self._drain(self._responses), 2.0)
 
-    async def _drain(self) -> None:
-        async for _ in self._responses:
+    @staticmethod
+    async def _drain(responses: AsyncIterator[Any]) -> None:
+        async for _ in responses:
             pass

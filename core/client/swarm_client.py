@@ -5,6 +5,7 @@ import asyncio
 import logging
 import threading
 import time
+from typing import Any
 
 from hivemind import DHT
 from hivemind.p2p import P2P, PeerID
@@ -59,9 +60,9 @@ class SwarmClient:
         return found
 
     def _refresh_period(self) -> float:
-        if self._active_sessions:
-            return self.settings["client.active_refresh_period"]
-        return self.settings["client.refresh_period"]
+        key = "client.active_refresh_period" if self._active_sessions else "client.refresh_period"
+        period: float = self.settings[key]
+        return period
 
     def session_opened(self) -> None:
         with self._lock:
@@ -78,7 +79,7 @@ class SwarmClient:
         if stale:
             try:
                 run_sync(self._ping_all(stale), timeout=self.settings["client.ping_timeout"] + 1.0)
-            except Exception:  # noqa: BLE001 - pings only inform routing
+            except Exception:  # pings only inform routing
                 logger.debug("Pinging servers failed", exc_info=True)
 
     async def _ping_all(self, peer_ids: list[str]) -> None:
@@ -101,7 +102,7 @@ class SwarmClient:
             return
         self.stats.observe_rtt(peer_id, time.monotonic() - started)
 
-    async def server_info(self, peer_id: str, timeout: float) -> dict:
+    async def server_info(self, peer_id: str, timeout: float) -> dict[str, Any]:
         """A server's rpc_info answer: its span, limits, load and counters."""
         stub = await self.stub(peer_id)
         proof = await self.auth_proof(peer_id)
@@ -109,7 +110,7 @@ class SwarmClient:
         response = await asyncio.wait_for(stub.rpc_info(request([], metadata)), timeout)
         return decode_metadata(response.metadata)
 
-    async def stub(self, peer_id: str):  # -> BlockServicer stub
+    async def stub(self, peer_id: str) -> Any:  # BlockServicer's stub, a class hivemind builds at run time
         if self._p2p is None:
             self._p2p = await self.dht.replicate_p2p()
         return BlockServicer.get_stub(self._p2p, PeerID.from_base58(peer_id))
@@ -129,7 +130,7 @@ class SwarmClient:
         while not self._stopped.wait(1.0):
             try:
                 self._refresh_once()
-            except Exception:  # noqa: BLE001 - the next round tries again; routing falls back to fresh reads
+            except Exception:  # the next round tries again; routing falls back to fresh reads
                 logger.debug("Refreshing routes failed", exc_info=True)
 
     def _refresh_once(self) -> None:
@@ -154,7 +155,7 @@ class SwarmClient:
         if self._p2p is not None:
             try:
                 run_sync(self._p2p.shutdown(), timeout=5.0)
-            except Exception:  # noqa: BLE001 - best effort: the process may be exiting
+            except Exception:  # best effort: the process may be exiting
                 logger.debug("Closing the P2P replica failed", exc_info=True)
             self._p2p = None
         if self._owns_dht:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
@@ -33,7 +34,7 @@ class IndexedTensor:
 class GGUFIndex:
     def __init__(self, path: Path):
         self._memory = np.memmap(path, mode="r", dtype=np.uint8)
-        self._buffer = memoryview(self._memory)
+        self._buffer = memoryview(self._memory.data)  # the memmap's own buffer, as memoryview(memmap) gives
         self.architecture = ""
         self.alignment = 32
         self.tensors = self._parse()
@@ -41,7 +42,7 @@ class GGUFIndex:
     def _parse(self) -> list[IndexedTensor]:
         offset = 0
 
-        def take(fmt: str) -> tuple:
+        def take(fmt: str) -> tuple[Any, ...]:
             nonlocal offset
             values = struct.unpack_from("<" + fmt, self._buffer, offset)
             offset += struct.calcsize("<" + fmt)

@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from huggingface_hub.errors import StrictDataclassError
@@ -22,6 +23,9 @@ from core.models.gguf_tensors import GGUFNames
 from core.models.layout import ModelLayout, model_layout
 from core.models.source import ModelSource
 from core.paths import meadow_home, write_atomically
+
+if TYPE_CHECKING:  # imported where used: the tokenizer code loads slowly and only some commands need it
+    from transformers import PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
 
@@ -65,15 +69,16 @@ def _cached_gguf_config(source: ModelSource) -> PretrainedConfig:
     cache_file = meadow_home() / "cache" / "gguf-configs" / f"{_gguf_digest(source)}.json"
     if cache_file.is_file():
         try:
-            return AutoConfig.for_model(**json.loads(cache_file.read_text()))
+            cached: PretrainedConfig = AutoConfig.for_model(**json.loads(cache_file.read_text()))
+            return cached
         except (ValueError, OSError, KeyError) as error:
             logger.warning("Ignoring unreadable config cache %s: %s", cache_file, error)
-    config = AutoConfig.from_pretrained(source.folder, gguf_file=source.gguf_file)
+    config: PretrainedConfig = AutoConfig.from_pretrained(source.folder, gguf_file=source.gguf_file)
     write_atomically(cache_file, json.dumps(config.to_dict()).encode())
     return config
 
 
-def load_tokenizer(source: ModelSource):  # -> a transformers tokenizer
+def load_tokenizer(source: ModelSource) -> PreTrainedTokenizerBase:
     """The model's tokenizer; a GGUF's is rebuilt from its metadata once, then loaded from a cached copy."""
     from transformers import AutoTokenizer
 

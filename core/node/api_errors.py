@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
@@ -14,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 logger = logging.getLogger(__name__)
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
           404: "not_found_error", 409: "conflict_error", 413: "invalid_request_error", 422: "invalid_request_error",
@@ -28,7 +31,7 @@ class ApiError(Exception):
         self.code = code
         self.param = param
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": _TYPES.get(self.status, "api_error"),
                           "param": self.param, "code": self.code}}
 
@@ -44,7 +47,7 @@ def from_validation(error: ValidationError) -> ApiError:
     return ApiError(400, message, code="invalid_value" if param else "invalid_request", param=param)
 
 
-def parse_body(model: type[BaseModel], data: object) -> BaseModel:
+def parse_body(model: type[RequestT], data: object) -> RequestT:
     """Validate a decoded JSON body against a request model; any problem becomes a 400 naming the field."""
     if not isinstance(data, dict):
         raise ApiError(400, "The request body must be a JSON object", code="invalid_request")
@@ -54,7 +57,7 @@ def parse_body(model: type[BaseModel], data: object) -> BaseModel:
         raise from_validation(error) from None
 
 
-async def parse_json(request: Request, limit: int = 4 * 1024 * 1024, empty: dict | None = None) -> object:
+async def parse_json(request: Request, limit: int = 4 * 1024 * 1024, empty: dict[str, Any] | None = None) -> object:
     """The decoded JSON body; an empty body is `empty` where given, else a 400."""
     body = await request.body()
     if not body.strip() and empty is not None:

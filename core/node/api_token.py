@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -46,7 +47,7 @@ def clear_node_info(pid: int) -> None:
         node_info_path().unlink(missing_ok=True)
 
 
-def read_node_info(check_alive: bool = True) -> dict | None:
+def read_node_info(check_alive: bool = True) -> dict[str, Any] | None:
     """The running node's {"api", "pid", "token_file"}, or None when no node runs."""
     try:
         info = json.loads(node_info_path().read_text(encoding="utf-8"))

@@ -66,12 +66,12 @@ class Conversations:
         """The request is done with `session`; keep it for the next turn unless it failed."""
         with self._lock:
             entry = next((item for item in self._entries if item.session is session), None)
-            if entry is not None and reusable and self.max_open > 0:
+            kept = entry is not None and reusable and self.max_open > 0
+            if entry is not None and kept:
                 entry.busy, entry.last_used = False, self._clock()
-                session = None
             elif entry is not None:
                 self._entries.remove(entry)
-        if session is not None:
+        if not kept:
             self._close_all([session])
 
     def close_idle_on(self, peer_id: str) -> None:
@@ -115,5 +115,5 @@ class Conversations:
         for session in sessions:
             try:
                 session.close()
-            except Exception:  # noqa: BLE001 - a server that vanished already dropped the session
+            except Exception:  # a server that vanished already dropped the session
                 logger.debug("Closing a session failed", exc_info=True)

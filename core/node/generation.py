@@ -9,8 +9,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from transformers import StoppingCriteriaList
@@ -41,7 +42,7 @@ class Sampling:
         """Whether the draws must follow `seed`: the same text whatever else runs."""
         return self.samples and self.seed is not None
 
-    def generate_arguments(self) -> dict:
+    def generate_arguments(self) -> dict[str, Any]:
         if not self.samples:
             return {"do_sample": False}
         return {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p}
@@ -54,7 +55,7 @@ class Result:
     prompt_tokens: int
     completion_tokens: int
     seconds: float = 0.0  # from the request's start to its last token
-    route: tuple[dict, ...] = ()  # the servers that computed the answer: {"peer_id", "start", "end"}
+    route: tuple[dict[str, Any], ...] = ()  # the servers that computed the answer: {"peer_id", "start", "end"}
 
     @property
     def tokens_per_second(self) -> float:
@@ -86,7 +87,8 @@ class Generation:
         try:
             output = self.generator.generate(self)
             reusable = True
-            route = tuple({"peer_id": span.peer_id, "start": span.start, "end": span.end} for span in self.session.route)
+            route = tuple({"peer_id": span.peer_id, "start": span.start, "end": span.end}
+                          for span in self.session.route)
         finally:
             self.generator.conversations.checkin(self.session, reusable)
         generated = output[0, self.prompt_ids.shape[1]:].tolist()
@@ -142,7 +144,7 @@ class RandomState:
                 self._seeded_running = False
                 self._changed.notify_all()
 
-    def for_sampling(self, sampling: Sampling):
+    def for_sampling(self, sampling: Sampling) -> AbstractContextManager[None]:
         """The hold a request with these settings needs while it generates."""
         if not sampling.samples:
             return nullcontext()
@@ -169,8 +171,9 @@ class Generator:
         with self.random_state.for_sampling(sampling):
             if sampling.seeded:
                 torch.manual_seed(sampling.seed)
-            return generation.loaded.model.generate(
+            output: torch.Tensor = generation.loaded.model.generate(
                 generation.prompt_ids, session=generation.session, max_new_tokens=sampling.max_tokens,
                 streamer=generation.deltas, stopping_criteria=StoppingCriteriaList([StopWhen(generation.deltas)]),
                 pad_token_id=generation.loaded.eos_token_ids[0] if generation.loaded.eos_token_ids else None,
                 **sampling.generate_arguments())
+        return output

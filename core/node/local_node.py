@@ -1,6 +1,7 @@
 """A local node started as a child, and the few API calls its terminal clients make (chat, self-test)."""
 from __future__ import annotations
 
+import http.client
 import json
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from core.errors import UserFacingError
 from core.events import parse_event
@@ -22,20 +24,23 @@ class NodeApi:
         self.api = api
         self.token = token
 
-    def call(self, method: str, path: str, body: dict | None = None, timeout: float = 30.0):  # -> HTTP response
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None,
+             timeout: float = 30.0) -> http.client.HTTPResponse:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.api + path, data=data, method=method, headers={
             "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
         try:
-            return urllib.request.urlopen(request, timeout=timeout)
+            response: http.client.HTTPResponse = urllib.request.urlopen(request, timeout=timeout)
+            return response
         except urllib.error.HTTPError as error:
             raise UserFacingError(_error_message(error)) from None
 
-    def json(self, method: str, path: str, body: dict | None = None) -> dict:
+    def json(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         with self.call(method, path, body) as response:
-            return json.loads(response.read())
+            answer: dict[str, Any] = json.loads(response.read())
+        return answer
 
-    def stream_chat(self, model: str, messages: list[dict], max_tokens: int) -> Iterator[str]:
+    def stream_chat(self, model: str, messages: list[dict[str, Any]], max_tokens: int) -> Iterator[str]:
         """Text pieces of the assistant's reply as they arrive (server-sent events)."""
         body = {"model": model, "messages": messages, "max_tokens": max_tokens, "temperature": 0, "stream": True}
         with self.call("POST", "/v1/chat/completions", body, timeout=600) as response:
@@ -50,7 +55,7 @@ class NodeApi:
                     yield choice.get("delta", {}).get("content") or ""
 
 
-def start_node(command: list[str]) -> tuple[subprocess.Popen, NodeApi]:
+def start_node(command: list[str]) -> tuple[subprocess.Popen[str], NodeApi]:
     """Start `meadow node <command>` (stderr shared with ours) and wait for its ready event."""
     print("Starting a local Meadow node ...", file=sys.stderr)
     node = spawn(["node", *command], stderr=None)
@@ -85,6 +90,7 @@ def wait_until_served(api: NodeApi, timeout: float) -> None:
 
 def _error_message(error: urllib.error.HTTPError) -> str:
     try:
-        return json.loads(error.read())["error"]["message"]
+        message: str = json.loads(error.read())["error"]["message"]
+        return message
     except (ValueError, KeyError, TypeError):
         return f"the node answered HTTP {error.code}"

@@ -10,11 +10,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.client.swarm_client import SwarmClient
 from core.config import Settings
 from core.errors import ModelNotFoundError
 from core.models.source import ModelSource, resolve_model
+
+if TYPE_CHECKING:  # loaded on first use
+    from transformers import PreTrainedTokenizerBase
+
+    from core.client.model import DistributedCausalLM
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +28,8 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class LoadedModel:
     name: str  # the model's id in the swarm (and in the API)
-    model: object  # a DistributedCausalLM
-    tokenizer: object
+    model: DistributedCausalLM
+    tokenizer: PreTrainedTokenizerBase
     context_length: int
     eos_token_ids: tuple[int, ...]
 

@@ -15,12 +15,12 @@ from core import __version__
 from core.config import Settings, update_settings_file
 from core.events import ServingChanged, SettingsChanged
 from core.node.conversations import Conversations
-from core.nvml import process_gpu_bytes
 from core.node.event_hub import EventHub
 from core.node.model_pool import ModelPool
 from core.node.server_stats import ServerStatsReader
 from core.node.supervisor import ServerSupervisor, ServingStatus
 from core.node.swarm_view import SwarmView
+from core.nvml import process_gpu_bytes
 from core.pause import AppSnapshot, Decision, PauseMonitor, ServingState, Transition, apply_settings
 from core.pause.own_processes import own_process_tree
 
@@ -48,7 +48,7 @@ class Node:
         # Transitions are applied in order by one thread: stopping a server may take seconds, and the
         # monitor's callback must return at once.
         self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meadow-serving-control")
-        self._pending: Future | None = None
+        self._pending: Future[None] | None = None
 
     def attach_monitor(self, monitor: PauseMonitor) -> None:
         """Start following `monitor` (built with `on_transition` as its callback) and apply its decision."""
@@ -93,7 +93,7 @@ class Node:
             self._control.submit(self.supervisor.restart, "applying new settings")
         return keys
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         decision = self._decision()
         return {
             "node": {"pid": os.getpid(), "version": __version__, "uptime_s": round(time.time() - self.started, 1)},
@@ -104,11 +104,11 @@ class Node:
             "sessions": {"open": self.conversations.open_count},
         }
 
-    def serving_status(self) -> dict:
+    def serving_status(self) -> dict[str, Any]:
         """The "serving" part of `status`, without its swarm scan."""
         return self._serving_status(self._decision())
 
-    def pause_status(self) -> dict:
+    def pause_status(self) -> dict[str, Any]:
         """The "pause" part of `status`: the monitor's decision and its detectors' signals."""
         return self._pause_status(self._decision())
 
@@ -138,18 +138,18 @@ class Node:
             self.supervisor.stop(state="paused", reason=decision.reason,
                                  timeout=self.settings["node.pause_stop_timeout"])
 
-    def _decision(self) -> dict | None:
+    def _decision(self) -> dict[str, Any] | None:
         return self.monitor.decision.to_json() if self.monitor is not None else None
 
-    def _serving_status(self, decision: dict | None) -> dict:
+    def _serving_status(self, decision: dict[str, Any] | None) -> dict[str, Any]:
         return {**self._serving_details(self.supervisor.status), "model": self.settings["node.model"],
                 "resume_in_s": decision["resume_in_s"] if decision is not None else None}
 
-    def _pause_status(self, decision: dict | None) -> dict:
+    def _pause_status(self, decision: dict[str, Any] | None) -> dict[str, Any]:
         signals = [signal.to_json() for signal in self.monitor.signals()] if self.monitor is not None else []
         return {"decision": decision, "signals": signals}
 
-    def _serving_details(self, serving: ServingStatus) -> dict:
+    def _serving_details(self, serving: ServingStatus) -> dict[str, Any]:
         details = asdict(serving)
         details.update(self.stats.read(serving.peer_id if serving.state == "serving" else None))
         pids = own_process_tree(serving.pid) if serving.pid is not None else frozenset()  # with its DHT and p2pd

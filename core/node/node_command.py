@@ -12,9 +12,11 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import uvicorn
+from hivemind import DHT
+from starlette.routing import Route
 
 from core import events
 from core.client.swarm_client import SwarmClient
@@ -38,7 +40,6 @@ from core.swarm.dht import SwarmSelection, start_dht, visible_maddrs
 from core.swarm.identity import Identity
 from core.swarm.private import child_swarm_args
 from core.swarm.secrets import MemorySecrets
-from starlette.routing import Route
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def _held_secrets(swarm: SwarmSelection, stdin_secret: bytes | None) -> MemorySe
     return secrets
 
 
-def _compose(settings: Settings, overrides: list[str], swarm: SwarmSelection, dht, multiaddrs: list[str],
+def _compose(settings: Settings, overrides: list[str], swarm: SwarmSelection, dht: DHT, multiaddrs: list[str],
              swarm_client: SwarmClient, client_settings: Settings, secrets: MemorySecrets | None) -> Node:
     hub = EventHub()
     node_ref: list[Node] = []
@@ -103,7 +104,8 @@ def _compose(settings: Settings, overrides: list[str], swarm: SwarmSelection, dh
         if current["node.num_blocks"] > 0:
             command += ["--num-blocks", str(current["node.num_blocks"])]
         swarm_args, stdin_text = child_swarm_args(swarm.name, secrets) if swarm.name else ([], None)
-        return command + swarm_args + [f"--set={item}" for item in overrides if not item.startswith("node.")], stdin_text
+        server_overrides = [f"--set={item}" for item in overrides if not item.startswith("node.")]
+        return command + swarm_args + server_overrides, stdin_text
 
     supervisor = ServerSupervisor(server_command, lambda status: node_ref[0].on_serving_changed(status),
                                   backoff_max=settings["node.restart_backoff_max"],
@@ -140,12 +142,20 @@ def _bind_api(port: int) -> socket.socket:
     return sock
 
 
-def _stop_on_signals() -> dict:
-    stop = {"event": threading.Event(), "reason": "stopped"}
+@dataclass
+class _StopRequest:
+    """Set by SIGTERM or SIGINT, with the signal's name as the reason."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+    reason: str = "stopped"
+
+
+def _stop_on_signals() -> _StopRequest:
+    stop = _StopRequest()
 
     def on_signal(signum: int, _frame: object) -> None:
-        stop["reason"] = signal.Signals(signum).name
-        stop["event"].set()
+        stop.reason = signal.Signals(signum).name
+        stop.event.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -160,22 +170,22 @@ def _wait_started(server: uvicorn.Server, timeout: float = 15.0) -> None:
         time.sleep(0.02)
 
 
-def _wait_for_stop(stop: dict, http_thread: threading.Thread) -> str:
-    while not stop["event"].wait(0.5):
+def _wait_for_stop(stop: _StopRequest, http_thread: threading.Thread) -> str:
+    while not stop.event.wait(0.5):
         if not http_thread.is_alive():
             return "the local API stopped"
-    return str(stop["reason"])
+    return stop.reason
 
 
 def _preload(node: Node) -> None:
     """Load the own model's client part now, so that the first request does not wait for it."""
     try:
         node.pool.get(node.settings["node.model"])
-    except Exception:  # noqa: BLE001 - the first request reports the problem to its caller
+    except Exception:  # the first request reports the problem to its caller
         logger.warning("Preloading %s failed", node.settings["node.model"], exc_info=True)
 
 
-def _shut_down(node: Node, swarm_client: SwarmClient, dht) -> None:
+def _shut_down(node: Node, swarm_client: SwarmClient, dht: DHT) -> None:
     node.conversations.close_all()  # first: kept sessions would hold up the server child's drain
     node.shutdown()
     swarm_client.shutdown()

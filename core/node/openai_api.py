@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import torch
 from starlette.concurrency import run_in_threadpool
@@ -103,16 +104,16 @@ def _swarm_failed(error: object) -> ApiError:
     return ApiError(503, f"The swarm failed mid-answer: {error}", code="swarm_failed")
 
 
-def _model_card(name: str) -> dict:
+def _model_card(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "meadow"}
 
 
-def _meadow(result: Result) -> dict:
+def _meadow(result: Result) -> dict[str, Any]:
     """Meadow's own extension of an answer: which servers computed it, and how fast."""
     return {"route": list(result.route), "tokens_per_second": result.tokens_per_second}
 
 
-def _usage(result: Result) -> dict:
+def _usage(result: Result) -> dict[str, Any]:
     return {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
             "total_tokens": result.prompt_tokens + result.completion_tokens}
 
@@ -123,29 +124,29 @@ class _ChatFormat:
     def __init__(self, model: str):
         self.model, self.id, self.created = model, f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
 
-    def whole(self, result: Result) -> dict:
+    def whole(self, result: Result) -> dict[str, Any]:
         choice = {"index": 0, "message": {"role": "assistant", "content": result.text}, "logprobs": None,
                   "finish_reason": result.finish_reason}
         return {**self._head("chat.completion"), "choices": [choice], "usage": _usage(result),
                 "meadow": _meadow(result)}
 
-    def chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         return {**self._head(self.chunk_object), "choices": [choice]}
 
-    def opening(self) -> dict | None:
+    def opening(self) -> dict[str, Any] | None:
         return self.chunk({"role": "assistant", "content": ""})
 
-    def text_chunk(self, text: str) -> dict:
+    def text_chunk(self, text: str) -> dict[str, Any]:
         return self.chunk({"content": text})
 
-    def final_chunk(self, result: Result) -> dict:
+    def final_chunk(self, result: Result) -> dict[str, Any]:
         return {**self.chunk({}, result.finish_reason), "meadow": _meadow(result)}
 
-    def usage_chunk(self, result: Result) -> dict:
+    def usage_chunk(self, result: Result) -> dict[str, Any]:
         return {**self._head(self.chunk_object), "choices": [], "usage": _usage(result)}
 
-    def _head(self, kind: str) -> dict:
+    def _head(self, kind: str) -> dict[str, Any]:
         return {"id": self.id, "object": kind, "created": self.created, "model": self.model,
                 "system_fingerprint": None}
 
@@ -157,20 +158,20 @@ class _TextFormat(_ChatFormat):
         super().__init__(model)
         self.id = f"cmpl-{uuid.uuid4().hex[:24]}"
 
-    def whole(self, result: Result) -> dict:
+    def whole(self, result: Result) -> dict[str, Any]:
         choice = {"index": 0, "text": result.text, "logprobs": None, "finish_reason": result.finish_reason}
         return {**self._head("text_completion"), "choices": [choice], "usage": _usage(result),
                 "meadow": _meadow(result)}
 
-    def chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         choice = {"index": 0, "text": delta.get("content", ""), "logprobs": None, "finish_reason": finish_reason}
         return {**self._head(self.chunk_object), "choices": [choice]}
 
-    def opening(self) -> dict | None:
+    def opening(self) -> dict[str, Any] | None:
         return None
 
 
-def _event_stream(chunks: AsyncIterator[dict]) -> StreamingResponse:
+def _event_stream(chunks: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
     async def lines() -> AsyncIterator[str]:
         async for chunk in chunks:
             yield f"data: {json.dumps(chunk)}\n\n"
@@ -179,7 +180,7 @@ def _event_stream(chunks: AsyncIterator[dict]) -> StreamingResponse:
     return StreamingResponse(lines(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-async def _stream(generation: Generation, reply: _ChatFormat, include_usage: bool) -> AsyncIterator[dict]:
+async def _stream(generation: Generation, reply: _ChatFormat, include_usage: bool) -> AsyncIterator[dict[str, Any]]:
     """Run the generation in a thread and turn its text deltas into chunks as they come."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
@@ -211,8 +212,9 @@ async def _stream(generation: Generation, reply: _ChatFormat, include_usage: boo
                     yield reply.usage_chunk(value)
                 return
             else:
+                assert isinstance(value, Exception)  # work() sends "error" with what it caught
                 if not isinstance(value, (UserFacingError, RemoteCallError)):
-                    logger.error("Generation failed", exc_info=value)  # type: ignore[arg-type]
+                    logger.error("Generation failed", exc_info=value)
                 yield _swarm_failed(value).body()
                 return
     finally:

@@ -5,7 +5,7 @@ OpenAI's own clients send them; fields that would change the answer and are unsu
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.models.prompts import encode_prompt
 from core.node.api_errors import ApiError
 
-_SEED_RANGE = {"ge": -(2 ** 63), "le": 2 ** 64 - 1}  # what torch.manual_seed accepts
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
 
 
 class _Strict(BaseModel):
@@ -45,7 +47,7 @@ class _GenerationRequest(_Strict):
     top_p: float | None = Field(None, gt=0, le=1)
     max_tokens: int | None = Field(None, ge=1)
     stop: str | list[str] | None = None
-    seed: int | None = Field(None, **_SEED_RANGE)
+    seed: int | None = Field(None, ge=-(2 ** 63), le=2 ** 64 - 1)  # what torch.manual_seed accepts
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: int = Field(1, ge=1, le=1)
@@ -87,7 +89,7 @@ class CompletionRequest(_GenerationRequest):
         return self.prompt
 
 
-def chat_prompt_ids(tokenizer, messages: list[ChatMessage]) -> torch.Tensor:
+def chat_prompt_ids(tokenizer: PreTrainedTokenizerBase, messages: list[ChatMessage]) -> torch.Tensor:
     """The model's own chat template applied to the messages, ready for the assistant's reply."""
     if not getattr(tokenizer, "chat_template", None):
         raise ApiError(400, "This model has no chat template; use /v1/completions", code="no_chat_template")
@@ -96,7 +98,7 @@ def chat_prompt_ids(tokenizer, messages: list[ChatMessage]) -> torch.Tensor:
     return encode_prompt(tokenizer, conversation)
 
 
-def text_prompt_ids(tokenizer, prompt: str) -> torch.Tensor:
+def text_prompt_ids(tokenizer: PreTrainedTokenizerBase, prompt: str) -> torch.Tensor:
     if not prompt:
         raise ApiError(400, "prompt: must not be empty", param="prompt", code="invalid_value")
     return encode_prompt(tokenizer, prompt)

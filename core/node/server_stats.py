@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from core.client.swarm_client import SwarmClient
 from core.client.worker import run_sync
@@ -20,13 +21,13 @@ class ServerStatsReader:
     def __init__(self, swarm_client: SwarmClient, timeout: float = 2.0):
         self.swarm_client = swarm_client
         self.timeout = timeout
-        self._last: tuple[float, str | None, dict] = (0.0, None, {})
+        self._last: tuple[float, str | None, dict[str, Any]] = (0.0, None, {})
         self._rate_base: tuple[float | None, int, float | None] = (None, 0, None)
         self._rate_peer: str | None = None
 
-    def read(self, peer_id: str | None) -> dict:
+    def read(self, peer_id: str | None) -> dict[str, Any]:
         """The server's counters (None values while it does not serve or does not answer)."""
-        empty = {name: None for name in (*_FIELDS, "tokens_per_second")}
+        empty = dict.fromkeys((*_FIELDS, "tokens_per_second"))
         if peer_id is None:
             return empty
         fetched, last_peer, values = self._last

@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from core.events import parse_event
 from core.launcher import spawn, stop_group
@@ -41,7 +42,7 @@ class ServerSupervisor:
         self._drain_timeout = drain_timeout
         self._lock = threading.Lock()
         self._status = ServingStatus(since=time.time())
-        self._child: subprocess.Popen | None = None
+        self._child: subprocess.Popen[str] | None = None
         self._child_started = 0.0
         self._stderr: deque[str] = deque(maxlen=20)
         self._last_error = ""
@@ -101,7 +102,7 @@ class ServerSupervisor:
         threading.Thread(target=self._read_events, args=(child,), daemon=True, name="meadow-server-events").start()
         threading.Thread(target=self._read_stderr, args=(child,), daemon=True, name="meadow-server-stderr").start()
 
-    def _read_events(self, child: subprocess.Popen) -> None:
+    def _read_events(self, child: subprocess.Popen[str]) -> None:
         assert child.stdout is not None
         for line in child.stdout:
             event = parse_event(line)
@@ -110,13 +111,13 @@ class ServerSupervisor:
         code = child.wait()
         self._on_exit(child, code)
 
-    def _read_stderr(self, child: subprocess.Popen) -> None:
+    def _read_stderr(self, child: subprocess.Popen[str]) -> None:
         assert child.stderr is not None
         for line in child.stderr:
             with self._lock:
                 self._stderr.append(line.rstrip())
 
-    def _on_event(self, child: subprocess.Popen, event: dict) -> None:
+    def _on_event(self, child: subprocess.Popen[str], event: dict[str, Any]) -> None:
         with self._lock:
             if child is not self._child:
                 return
@@ -130,7 +131,7 @@ class ServerSupervisor:
                 self._last_error = str(event.get("message", ""))[:500]
                 self._set(reason=self._last_error)
 
-    def _on_exit(self, child: subprocess.Popen, code: int) -> None:
+    def _on_exit(self, child: subprocess.Popen[str], code: int) -> None:
         with self._lock:
             if child is not self._child:
                 return  # stopped on purpose
@@ -141,7 +142,8 @@ class ServerSupervisor:
             delay = self._backoff
             self._backoff = min(self._backoff * 2, self._backoff_max)
             self._set(state="error", pid=None, blocks=None,
-                      reason=f"the server exited with code {code}: {detail or 'no message'}; restarting in {delay:.0f} s")
+                      reason=f"the server exited with code {code}: {detail or 'no message'}; "
+                             f"restarting in {delay:.0f} s")
             if self._want_running and not self._closed:
                 self._restart_timer = threading.Timer(delay, self._restart_after_crash)
                 self._restart_timer.daemon = True
@@ -158,14 +160,14 @@ class ServerSupervisor:
             self._restart_timer.cancel()
             self._restart_timer = None
 
-    def _set(self, **changes: object) -> None:
+    def _set(self, **changes: Any) -> None:
         """Update the status (lock held) and report it."""
         if "state" in changes and changes["state"] != self._status.state:
             changes["since"] = time.time()
-        self._status = replace(self._status, **changes)  # type: ignore[arg-type]
+        self._status = replace(self._status, **changes)
         try:
             self._on_change(self._status)
-        except Exception:  # noqa: BLE001 - a broken listener must not break supervision
+        except Exception:  # a broken listener must not break supervision
             logger.exception("Serving status listener failed")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 from hivemind import DHT
 
@@ -22,13 +23,14 @@ class SwarmView:
         self.namespace = namespace
         self.multiaddrs = multiaddrs
         self._lock = threading.Lock()
-        self._coverage: tuple[float, list[dict]] = (0.0, [])
+        self._coverage: tuple[float, list[dict[str, Any]]] = (0.0, [])
 
-    def describe(self) -> dict:
-        return {"name": self.private_name or "public", "private": self.private_name is not None, "namespace": self.namespace, "peer_id": self.dht.peer_id.to_base58(),
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.private_name or "public", "private": self.private_name is not None,
+                "namespace": self.namespace, "peer_id": self.dht.peer_id.to_base58(),
                 "multiaddrs": self.multiaddrs, "peers": self._peer_count()}
 
-    def coverage(self) -> list[dict]:
+    def coverage(self) -> list[dict[str, Any]]:
         """Per model: blocks, servers and throughput per block, and the blocks no server holds."""
         with self._lock:
             fetched, models = self._coverage
@@ -36,7 +38,7 @@ class SwarmView:
                 return models
         try:
             models = collect_status(self.dht, self.namespace)["models"]
-        except Exception:  # noqa: BLE001 - a DHT hiccup: keep the last answer
+        except Exception:  # a DHT hiccup: keep the last answer
             logger.debug("Reading swarm coverage failed", exc_info=True)
         for model in models:
             model["missing"] = [block["index"] for block in model["blocks"] if block["servers"] == 0]

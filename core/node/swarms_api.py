@@ -5,6 +5,9 @@ it is restarted with `--swarm NAME` (the app does that when the user switches).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,8 +16,16 @@ from starlette.routing import Route
 
 from core.errors import UserFacingError
 from core.node.api_errors import ApiError, parse_body, parse_json
-from core.swarm.private import (DEFAULT_INVITE_SECONDS, MAX_INVITE_SECONDS, create_invite, join_swarm, leave_swarm,
-                                list_swarms)
+from core.swarm.private import (
+    DEFAULT_INVITE_SECONDS,
+    MAX_INVITE_SECONDS,
+    create_invite,
+    join_swarm,
+    leave_swarm,
+    list_swarms,
+)
+
+ResultT = TypeVar("ResultT")
 
 
 class JoinRequest(BaseModel):
@@ -49,11 +60,11 @@ class SwarmsApi:
             joined = await _user_call(join_swarm, body.token.strip())
             return JSONResponse({"swarm": joined.to_json()}, status_code=201)
         if request.method == "DELETE":
-            body = parse_body(LeaveRequest, await parse_json(request))
-            if body.name == self.current_swarm:
-                raise ApiError(409, f"The node runs in swarm {body.name!r}; switch to another swarm before leaving it",
+            leave = parse_body(LeaveRequest, await parse_json(request))
+            if leave.name == self.current_swarm:
+                raise ApiError(409, f"The node runs in swarm {leave.name!r}; switch to another swarm before leaving it",
                                code="swarm_in_use")
-            left = await _user_call(leave_swarm, body.name)
+            left = await _user_call(leave_swarm, leave.name)
             return JSONResponse({"left": left.to_json()})
         swarms = await _user_call(list_swarms)
         return JSONResponse({"current": self.current_swarm, "swarms": [swarm.to_json() for swarm in swarms]})
@@ -71,7 +82,7 @@ class SwarmsApi:
         return JSONResponse({"swarm": name, "token": token}, status_code=201)
 
 
-async def _user_call(function, *args):  # noqa: ANN001, ANN202 - a thin adapter
+async def _user_call(function: Callable[..., ResultT], *args: Any) -> ResultT:
     """Run a swarm-store call off the loop; its user-facing errors become 400s."""
     try:
         return await run_in_threadpool(function, *args)

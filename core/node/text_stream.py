@@ -7,10 +7,14 @@ longer change: never a trailing partial character, never the start of a stop seq
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 import torch
-from transformers.generation.streamers import BaseStreamer
 from transformers.generation.stopping_criteria import StoppingCriteria
+from transformers.generation.streamers import BaseStreamer
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 _INCOMPLETE = "\ufffd"  # what a tokenizer decodes half of a multi-byte character to
 
@@ -18,7 +22,7 @@ _INCOMPLETE = "\ufffd"  # what a tokenizer decodes half of a multi-byte characte
 class TextDeltas(BaseStreamer):
     """Receives the prompt, then each generated token; calls `on_delta(text)` with text safe to show."""
 
-    def __init__(self, tokenizer, stop: list[str], on_delta: Callable[[str], None]):
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, stop: list[str], on_delta: Callable[[str], None]):
         self.tokenizer = tokenizer
         self.stop = [item for item in stop if item]
         self.on_delta = on_delta
@@ -44,6 +48,7 @@ class TextDeltas(BaseStreamer):
 
     def _update(self, final: bool) -> None:
         text = self.tokenizer.decode(self.token_ids, skip_special_tokens=True)
+        assert isinstance(text, str)  # one sequence of ids decodes to one string
         cut = self._stop_position(text)
         if cut is not None:
             self.stopped = True
@@ -81,6 +86,7 @@ class StopWhen(StoppingCriteria):
     def __init__(self, deltas: TextDeltas):
         self.deltas = deltas
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: object) -> torch.BoolTensor:
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: object) -> torch.BoolTensor:
         done = self.deltas.stopped or self.deltas.cancelled
-        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+        flags = torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+        return cast(torch.BoolTensor, flags)  # transformers' name for a bool tensor; no such class is made

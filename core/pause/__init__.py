@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from core.pause.app_snapshot import AppSnapshot
 from core.pause.decision import Decision, PauseKind, ServingState, Transition
-from core.pause.monitor import PauseMonitor, TransitionCallback
 from core.pause.from_settings import apply_settings, build_detectors, build_monitor
+from core.pause.monitor import PauseMonitor, TransitionCallback
 from core.pause.signals import Detector, Signal, SignalKind
 from core.pause.state import PauseStateMachine
 

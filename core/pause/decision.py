@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from core.pause.signals import Signal, SignalKind
 
 
-class ServingState(str, Enum):
+class ServingState(StrEnum):
     SERVING = "serving"
     PAUSED = "paused"
     STOPPED = "stopped"  # the user switched donation off
 
 
-class PauseKind(str, Enum):
+class PauseKind(StrEnum):
     """Who or what holds serving back; the tray picks its icon from this."""
 
     NONE = ""

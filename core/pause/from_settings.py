@@ -8,13 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 from core.config import Settings
+from core.nvml import NvmlUnavailable, nvml_devices
 from core.pause.battery import BatteryDetector
 from core.pause.fullscreen import FullscreenWindowDetector
 from core.pause.gamemode import GameModeDetector
 from core.pause.gpu import GraphicsProcessDetector, LowVramDetector
 from core.pause.idle import UserActivityDetector
 from core.pause.monitor import PauseMonitor, TransitionCallback
-from core.nvml import NvmlUnavailable, nvml_devices
 from core.pause.own_processes import OwnProcesses, own_process_tree
 from core.pause.processes import ExclusiveAppsDetector
 from core.pause.signals import Detector

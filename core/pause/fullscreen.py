@@ -34,7 +34,7 @@ class FullscreenWindowDetector:
             pid, label = self._owner(window)
         except OSError as error:
             return Signal.unavailable(self.name, str(error))
-        except Exception as error:  # an X protocol error (the window vanished) or a dropped connection
+        except Exception as error:  # noqa: BLE001 - an X protocol error (the window vanished) or a dropped connection
             logger.debug("X11 fullscreen check failed, reconnecting: %s", error)
             self.connection.reset()
             return Signal.clear(self.name)
@@ -50,7 +50,8 @@ class FullscreenWindowDetector:
         return display.create_resource_object("window", values[0])
 
     def _is_fullscreen(self, window: Any) -> bool:
-        return self.connection.atom("_NET_WM_STATE_FULLSCREEN") in self.connection.property_values(window, "_NET_WM_STATE")
+        states = self.connection.property_values(window, "_NET_WM_STATE")
+        return self.connection.atom("_NET_WM_STATE_FULLSCREEN") in states
 
     def _owner(self, window: Any) -> tuple[int | None, str]:
         """The owning pid (when the client set _NET_WM_PID) and a name the user recognizes."""

@@ -4,6 +4,7 @@ Read with jeepney (pure Python); no session bus or no GameMode service means ina
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from core.pause.signals import Signal
@@ -42,8 +43,8 @@ class GameModeDetector:
     def _client_count(self) -> int:
         """ClientCount; LookupError when GameMode is not running, OSError when the bus is unreachable."""
         from jeepney import DBusAddress, DBusErrorResponse, Properties
-        from jeepney.wrappers import unwrap_msg
         from jeepney.io.blocking import open_dbus_connection
+        from jeepney.wrappers import unwrap_msg
         if self._connection is None:
             try:
                 self._connection = open_dbus_connection(bus=self.bus_address, auth_timeout=self.timeout_s)
@@ -52,7 +53,7 @@ class GameModeDetector:
         address = DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=BUS_NAME)
         try:
             reply = self._connection.send_and_get_reply(Properties(address).get("ClientCount"), timeout=self.timeout_s)
-            (signature, value), = unwrap_msg(reply)  # raises DBusErrorResponse for an error reply; body: a variant
+            (_signature, value), = unwrap_msg(reply)  # raises DBusErrorResponse for an error reply; body: a variant
         except DBusErrorResponse as error:
             if error.name in _SERVICE_MISSING:
                 raise LookupError("GameMode is not running") from None
@@ -64,7 +65,5 @@ class GameModeDetector:
     def _close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            try:
+            with contextlib.suppress(OSError):
                 connection.close()
-            except OSError:
-                pass

@@ -23,14 +23,15 @@ class UserActivityDetector:
         display = self.connection.get()
         if not display.has_extension("MIT-SCREEN-SAVER"):
             raise OSError("the X server lacks the MIT-SCREEN-SAVER extension")
-        return display.screen().root.screensaver_query_info().idle / 1000.0
+        idle_ms: int = display.screen().root.screensaver_query_info().idle  # the extension's method is untyped
+        return idle_ms / 1000.0
 
     def detect(self) -> Signal:
         try:
             idle = self.idle_seconds_now()
         except OSError as error:
             return Signal.unavailable(self.name, str(error), SignalKind.USER_ACTIVE)
-        except Exception as error:  # a dropped connection: reconnect on the next check
+        except Exception as error:  # noqa: BLE001 - a dropped connection: reconnect on the next check
             logger.debug("X11 idle check failed, reconnecting: %s", error)
             self.connection.reset()
             return Signal.unavailable(self.name, f"X11 idle check failed: {error}", SignalKind.USER_ACTIVE)

@@ -1,6 +1,7 @@
 """Which processes are ours (the node, its server child, p2pd): detectors must never pause us for ourselves."""
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Collection
 
 import psutil
@@ -16,8 +17,6 @@ def own_process_tree(root: int | None = None) -> frozenset[int]:
     except psutil.Error:
         return frozenset()
     pids = {process.pid}
-    try:
+    with contextlib.suppress(psutil.Error):  # a child exiting mid-walk; the next poll sees the new tree
         pids.update(child.pid for child in process.children(recursive=True))
-    except psutil.Error:
-        pass  # a child exiting mid-walk; the next poll sees the new tree
     return frozenset(pids)

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 
-class SignalKind(str, Enum):
+class SignalKind(StrEnum):
     """Why serving should pause; the state machine words the user-facing reason from it."""
 
     GAME = "game"

@@ -27,7 +27,7 @@ def query_user_notification_state() -> int:
     if sys.platform != "win32":
         raise OSError("SHQueryUserNotificationState exists only on Windows")
     state = ctypes.c_int(0)
-    result = ctypes.windll.shell32.SHQueryUserNotificationState(ctypes.byref(state))  # type: ignore[attr-defined]
+    result = ctypes.windll.shell32.SHQueryUserNotificationState(ctypes.byref(state))
     if result != 0:  # an HRESULT: 0 is S_OK
         raise OSError(f"SHQueryUserNotificationState failed with HRESULT {result & 0xFFFFFFFF:#010x}")
     return state.value

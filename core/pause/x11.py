@@ -6,8 +6,12 @@ connect again on a later check, since the node may start before the desktop sess
 """
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # python-xlib is imported on first use: the node may run without it
+    from Xlib.display import Display
 
 
 class XConnection:
@@ -15,9 +19,9 @@ class XConnection:
 
     def __init__(self, display_name: str | None = None):
         self.display_name = display_name
-        self._display: Any | None = None
+        self._display: Display | None = None
 
-    def get(self) -> Any:
+    def get(self) -> Display:
         """The open Display; raises OSError when there is no reachable X server."""
         if self._display is None:
             name = self.display_name or os.environ.get("DISPLAY")
@@ -28,7 +32,7 @@ class XConnection:
                 self._display = display.Display(name)
             except ImportError:
                 raise OSError("python-xlib is not installed") from None
-            except Exception as error:  # python-xlib raises several unrelated types for a missing server
+            except Exception as error:  # noqa: BLE001 - python-xlib raises several unrelated types for a missing server
                 raise OSError(f"cannot open X display {name}: {error}") from None
         return self._display
 
@@ -36,10 +40,8 @@ class XConnection:
         """Drop the connection (after an X error); the next `get` reconnects."""
         display, self._display = self._display, None
         if display is not None:
-            try:
+            with contextlib.suppress(Exception):  # already broken: nothing left to close cleanly
                 display.close()
-            except Exception:  # already broken: nothing left to close cleanly
-                pass
 
     def atom(self, name: str) -> int:
         return self.get().intern_atom(name)

@@ -18,6 +18,7 @@ import importlib.abc
 import importlib.machinery
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -103,7 +104,8 @@ class RuntimeFinder(importlib.abc.MetaPathFinder):
         self.guard = guard
         self.top_level = top_level_names(directory)
 
-    def find_spec(self, fullname: str, path=None, target: ModuleType | None = None):  # noqa: ANN001 (importlib's)
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
         if fullname.partition(".")[0] not in self.top_level:
             return None
         search = [str(self.directory)] if "." not in fullname else [
@@ -111,8 +113,8 @@ class RuntimeFinder(importlib.abc.MetaPathFinder):
         if not search:
             return None  # the parent package was imported from elsewhere before activation
         spec = importlib.machinery.PathFinder.find_spec(fullname, search, target)
-        if fullname == "torch" and self.guard and isinstance(getattr(spec, "loader", None),
-                                                             importlib.machinery.SourceFileLoader):
+        if (spec is not None and spec.origin is not None and fullname == "torch" and self.guard
+                and isinstance(spec.loader, importlib.machinery.SourceFileLoader)):
             spec.loader = GuardedLoader(fullname, spec.origin, self.variant)
         return spec
 

@@ -26,10 +26,13 @@ def run_check() -> None:
     wanted, variant = os.environ.get(ENV, "").strip(), activated_variant()
     path = str(Path(torch.__file__).parent)
     if wanted and wanted != variant:
-        raise UserFacingError(f"The torch build {wanted} was not activated (see the message above); torch came from {path}")
+        raise UserFacingError(f"The torch build {wanted} was not activated (see the message above); "
+                              f"torch came from {path}")
     cuda = getattr(torch, "cuda", None)
     available = bool(cuda is not None and cuda.is_available())
-    devices = [str(cuda.get_device_name(index)) for index in range(cuda.device_count())] if available else []
+    devices: list[str] = []
+    if cuda is not None and available:
+        devices = [str(cuda.get_device_name(index)) for index in range(cuda.device_count())]
     events.TorchChecked(variant=variant, torch_version=str(torch.__version__), path=path,
                         cuda_available=available, devices=devices).emit()
 
@@ -43,7 +46,8 @@ def check_in_child(variant: str, require_cuda: bool = True) -> events.TorchCheck
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
-        raise UserFacingError(f"Importing the torch build {variant} took over {CHECK_TIMEOUT:.0f} s; not using it") from None
+        raise UserFacingError(f"Importing the torch build {variant} took over {CHECK_TIMEOUT:.0f} s; "
+                              "not using it") from None
     found = [event for line in stdout.splitlines() if (event := events.parse_event(line))
              and event["event"] == events.TorchChecked.name]
     if process.returncode != 0 or not found:

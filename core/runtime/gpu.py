@@ -50,13 +50,13 @@ def _report(nvml: Any, handles: list[Any]) -> GpuReport:
     names = [_text(nvml.nvmlDeviceGetName(handle)) for handle in handles]
     capabilities = [tuple(nvml.nvmlDeviceGetCudaComputeCapability(handle)) for handle in handles]
     driver_cuda = _driver_cuda(nvml)
-    variant = choose_variant(driver_cuda, capabilities)  # type: ignore[arg-type]
+    variant = choose_variant(driver_cuda, capabilities)
     if variant is None:
         reason = (f"the driver supports CUDA {format_cuda(driver_cuda)}, older than any CUDA build of torch "
                   "Meadow can fetch; update the NVIDIA driver (CPU torch works meanwhile)")
     else:
         reason = f"the driver supports CUDA {format_cuda(driver_cuda)}; the newest fitting build is {variant.name}"
-    return GpuReport(names, driver_cuda, variant, reason)  # type: ignore[arg-type]
+    return GpuReport(names, driver_cuda, variant, reason)
 
 
 def _driver_cuda(nvml: Any) -> tuple[int, int]:

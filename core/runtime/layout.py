@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from core.paths import meadow_home, write_atomically
 
@@ -45,7 +46,7 @@ def search_path_without(root: Path) -> list[str]:
     return [entry for entry in sys.path if not inside(entry)]
 
 
-def _read_json_dict(path: Path) -> dict | None:
+def _read_json_dict(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -53,7 +54,7 @@ def _read_json_dict(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def read_manifest(variant: str) -> dict | None:
+def read_manifest(variant: str) -> dict[str, Any] | None:
     """The manifest of an installed variant, or None if it is not (completely) installed."""
     return _read_json_dict(variant_dir(variant) / MANIFEST)
 
@@ -77,7 +78,7 @@ def write_active(variant: str) -> None:
     write_atomically(runtime_root() / "active", (variant + "\n").encode())
 
 
-def read_failure() -> dict | None:
+def read_failure() -> dict[str, Any] | None:
     """{"variant": ..., "error": ...} when a build failed to import at a start, else None."""
     return _read_json_dict(runtime_root() / "failed.json")
 

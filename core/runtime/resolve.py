@@ -57,8 +57,10 @@ def resolve(index_url: str, torch_version: str, timeout: float, read_metadata: M
         chosen[project] = wheel
         plan.wheels.append(wheel)
         if len(plan.wheels) > MAX_PROJECTS:
-            raise UserFacingError(f"torch needs more than {MAX_PROJECTS} packages from {index_url}; is it the right index?")
-        queue += [(needed, wheel.link.filename) for needed in requirements_of(read_metadata(wheel), wheel.link.filename)]
+            raise UserFacingError(f"torch needs more than {MAX_PROJECTS} packages from {index_url}; "
+                                  "is it the right index?")
+        needs = requirements_of(read_metadata(wheel), wheel.link.filename)
+        queue += [(needed, wheel.link.filename) for needed in needs]
     return plan
 
 

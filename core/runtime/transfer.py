@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import urllib.error
 import urllib.request
+import urllib.response
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 from core.errors import UserFacingError
 
@@ -15,14 +16,17 @@ logger = logging.getLogger(__name__)
 CHUNK = 1 << 20
 USER_AGENT = "meadow-runtime/1"
 
+UrlResponse = http.client.HTTPResponse | urllib.response.addinfourl  # an http(s) answer, or a file: URL's
 Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total or 0 if unknown)
 
 
-def open_url(url: str, timeout: float, accept: str = "*/*") -> BinaryIO:
+def open_url(url: str, timeout: float, accept: str = "*/*") -> UrlResponse:
     """Open a URL for reading; `timeout` bounds the connect and every read (a stalled server fails)."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": accept})
     try:
-        return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (http, https or a local file: URL)
+        response: UrlResponse = urllib.request.urlopen(
+            request, timeout=timeout)  # http, https or a local file: URL, all three wanted
+        return response
     except urllib.error.HTTPError as error:
         raise UserFacingError(f"The package index answered {error.code} {error.reason} for {url}. "
                               "Check --index-url (or the setting runtime.torch_index_url) and the variant.") from None
@@ -69,7 +73,7 @@ def download(url: str, target: Path, timeout: float, sha256: str | None, progres
         logger.warning("The index lists no sha256 for %s; only the transport protected it", name)
 
 
-def _read_chunk(response: BinaryIO, url: str) -> bytes:
+def _read_chunk(response: UrlResponse, url: str) -> bytes:
     try:
         return response.read(CHUNK)
     except (TimeoutError, OSError) as error:

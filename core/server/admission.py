@@ -51,11 +51,11 @@ class Admission:
             raise WireError(f"{BUSY} this server's attention cache is full ({error}); try another server or "
                             "retry later") from None
 
-    def _abandon(self, reserving: asyncio.Future, amount: int) -> None:
+    def _abandon(self, reserving: asyncio.Future[None], amount: int) -> None:
         """Stop a reservation; give the tokens back if it had already got them."""
         reserving.cancel()
 
-        def give_back(task: asyncio.Future) -> None:
+        def give_back(task: asyncio.Future[None]) -> None:
             if not task.cancelled() and task.exception() is None:
                 self.budget.release(amount)
 

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from hivemind import DHT
 from hivemind.dht.crypto import RSASignatureValidator
@@ -15,6 +16,9 @@ from hivemind.utils.auth import AuthorizerBase
 from core.swarm.directory import fetch_servers_on_node, record_expiration, store_values
 from core.swarm.keys import block_key, models_key
 from core.swarm.records import ModelIndexRecord, ServerRecord, record_validators
+
+if TYPE_CHECKING:
+    from hivemind.dht.validation import CompositeValidator
 
 logger = logging.getLogger(__name__)
 
@@ -34,23 +38,23 @@ class Announcer:
         self.index = ModelIndexRecord(record.peer_id, record.model, num_blocks or record.end,
                                       architecture=architecture)
         # Current load (queue_depth, cache_tokens_free, ...): record fields refreshed with every announcement.
-        self.load: Callable[[], dict[str, object]] = dict
+        self.load: Callable[[], dict[str, Any]] = dict
 
     @property
     def keys(self) -> list[str]:
         record = self.record
         return [block_key(self.namespace, record.model, index) for index in range(record.start, record.end)]
 
-    async def announce(self, state: str, **changes: object) -> bool:
+    async def announce(self, state: str, **changes: Any) -> bool:
         """Store the record in `state` (with any other field changes) under every served block's key."""
         future = self.dht.run_coroutine(self._store(state, changes), return_future=True)
         return bool(await future)
 
-    def announce_blocking(self, state: str, **changes: object) -> bool:
+    def announce_blocking(self, state: str, **changes: Any) -> bool:
         """`announce` for callers outside an event loop (before the server's loop starts)."""
         return bool(self.dht.run_coroutine(self._store(state, changes)))
 
-    def _store(self, state: str, changes: dict[str, object]) -> partial:
+    def _store(self, state: str, changes: dict[str, Any]) -> partial[Any]:
         self.record = dataclasses.replace(self.record, state=state, **{**self.load(), **changes})
         keys = [*self.keys, models_key(self.namespace)]
         values = [self.record.to_value()] * len(self.keys) + [self.index.to_value()]
@@ -68,12 +72,12 @@ class Announcer:
             try:
                 await asyncio.wait_for(stop.wait(), self.period)
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             try:
                 if not await self.announce(self.record.state):  # a moving server stays `joining` until loaded
                     logger.warning("Some DHT peers refused this server's records; retrying next period")
-            except Exception:  # noqa: BLE001 - the server keeps serving; the next period retries
+            except Exception:  # the server keeps serving; the next period retries
                 logger.exception("Refreshing the server's records failed")
 
     async def wait_visible(self, initial_peers: list[str], timeout: float) -> None:
@@ -96,7 +100,7 @@ class Announcer:
             await node.shutdown()
 
 
-def _composite(signer: RSASignatureValidator):
+def _composite(signer: RSASignatureValidator) -> CompositeValidator:
     from hivemind.dht.validation import CompositeValidator
 
     return CompositeValidator(record_validators(signer))

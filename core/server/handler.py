@@ -14,9 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import AsyncIterator  # hivemind recognises streams by typing.AsyncIterator hints
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, AsyncIterator  # noqa: UP035 - hivemind finds streams by typing.AsyncIterator's _name
 
 import torch
 from hivemind.p2p import P2PContext, ServicerBase
@@ -28,6 +27,9 @@ from core.server.blocks import BlockSpan
 from core.server.scheduler import ComputeScheduler, Priority
 from core.swarm.auth import AccessDenied, RpcAuthorizer
 from core.wire import DRAINING, WireError, check_hidden_values, decode_metadata, decode_tensor, require, response
+
+if TYPE_CHECKING:
+    from core.server.moving import MovableSpan
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ class _Session:
 
 
 class BlockServicer(ServicerBase):
-    def __init__(self, span: BlockSpan, model: str, limits: ServerLimits, authorizer: RpcAuthorizer,
+    def __init__(self, span: BlockSpan | MovableSpan, model: str, limits: ServerLimits, authorizer: RpcAuthorizer,
                  admission: Admission):
         self.span = span
         self.model = model
@@ -245,7 +247,8 @@ class BlockServicer(ServicerBase):
         priority = Priority.DECODE if length == 1 else Priority.PREFILL
         forward, start, end, cache = self.span.forward, session.start, session.end, session.cache
         if length <= chunk:
-            return await self.scheduler.run(priority, forward, hidden, start, end, cache, position)
+            whole: torch.Tensor = await self.scheduler.run(priority, forward, hidden, start, end, cache, position)
+            return whole
         outputs = []
         for offset in range(0, length, chunk):
             piece = hidden[:, offset:offset + chunk]

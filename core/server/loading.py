@@ -95,7 +95,10 @@ def load_span(plan: ModelPlan, start: int, end: int) -> BlockSpan:
         raise UserFacingError(f"--blocks {start}:{end} is outside the model's {plan.num_blocks} blocks "
                               f"(0:{plan.num_blocks})")
     names = plan.layout.block_names(range(start, end))
-    progress = lambda done, count: events.Loading(model=plan.name, done=done, total=count).emit()  # noqa: E731
+
+    def progress(done: int, count: int) -> None:
+        events.Loading(model=plan.name, done=done, total=count).emit()
+
     tensors = load_tensors(plan.source, plan.layout, names, plan.dtype, progress)
     span = BlockSpan(plan.family, plan.config, start, end, tensors, plan.dtype, plan.device, plan.quantization,
                      plan.layout.block_prefix)

@@ -33,7 +33,7 @@ class CacheBudget:
         self.total = max(0, int(total))
         self.used = 0
         self._freed = asyncio.Condition()
-        self._notifications: set[asyncio.Task] = set()
+        self._notifications: set[asyncio.Task[None]] = set()
 
     @property
     def free(self) -> int:
@@ -52,7 +52,7 @@ class CacheBudget:
             async with self._freed:
                 try:
                     await asyncio.wait_for(self._freed.wait_for(lambda: amount <= self.free), timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 else:
                     self.used += amount

@@ -30,7 +30,7 @@ class MovableSpan:
 
     def __init__(self, span: BlockSpan):
         self._span = span
-        self._caches: weakref.WeakSet = weakref.WeakSet()
+        self._caches: weakref.WeakSet[Any] = weakref.WeakSet()  # the caches of sessions opened on this span
         self._lock = threading.Lock()  # held by the step in flight
         self.moving = False
 

@@ -19,7 +19,7 @@ class PreallocatedLayer(DynamicLayer):
     """A DynamicLayer whose keys and values are views into buffers of `max_length` tokens."""
 
     def __init__(self, max_length: int):
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # transformers' CacheLayerMixin.__init__ has no hints
         self.max_length = max_length
         self._key_buffer: torch.Tensor | None = None
         self._value_buffer: torch.Tensor | None = None

@@ -7,6 +7,8 @@ layout can be checked without a GPU.
 """
 from __future__ import annotations
 
+from types import ModuleType
+
 import torch
 
 from core.errors import UserFacingError
@@ -16,7 +18,7 @@ from core.server.experts import QuantizedExperts, is_fused_experts
 CPU_PACKED_ROWS = 32
 
 
-def require_bitsandbytes():
+def require_bitsandbytes() -> ModuleType:
     """The bitsandbytes module, or a clear error saying how to get it."""
     try:
         import bitsandbytes
@@ -45,23 +47,25 @@ def quantize_block(block: torch.nn.Module, quantization: str, device: torch.devi
     return block.to(device)
 
 
-def _quantized(bnb, linear: torch.nn.Linear, quantization: str) -> torch.nn.Module:
+def _quantized(bnb: ModuleType, linear: torch.nn.Linear, quantization: str) -> torch.nn.Module:
     has_bias = linear.bias is not None
     weight = linear.weight.data
+    layer: torch.nn.Module
     if quantization == "int8":
         layer = bnb.nn.Linear8bitLt(linear.in_features, linear.out_features, has_bias, has_fp16_weights=False,
                                     threshold=0.0, device="meta")
         layer.weight = bnb.nn.Int8Params(weight.to(torch.float16), requires_grad=False, has_fp16_weights=False)
     else:
-        layer = bnb.nn.Linear4bit(linear.in_features, linear.out_features, has_bias, compute_dtype=weight.dtype,
-                                  compress_statistics=False, quant_type="nf4", device="meta")
-        layer.weight = bnb.nn.Params4bit(weight, requires_grad=False, blocksize=NF4_BLOCKSIZE,
-                                         compress_statistics=False, quant_type="nf4")
+        nf4 = bnb.nn.Linear4bit(linear.in_features, linear.out_features, has_bias, compute_dtype=weight.dtype,
+                                compress_statistics=False, quant_type="nf4", device="meta")
+        nf4.weight = bnb.nn.Params4bit(weight, requires_grad=False, blocksize=NF4_BLOCKSIZE,
+                                       compress_statistics=False, quant_type="nf4")
         if linear.out_features % CPU_PACKED_ROWS or linear.in_features % NF4_BLOCKSIZE:
             # bitsandbytes' fast CPU path (AVX512-BF16) repacks the weight at its first forward and needs rows in
             # multiples of 32 and whole scale blocks per row; other layers take its generic path rather than fail
             # mid-request.
-            layer.support_avx512bf16_for_cpu = False
+            nf4.support_avx512bf16_for_cpu = False
+        layer = nf4
     if has_bias:
         layer.bias = torch.nn.Parameter(linear.bias.data, requires_grad=False)
     return layer
@@ -71,7 +75,7 @@ def module_bytes(module: torch.nn.Module) -> int:
     """Bytes of every distinct tensor the module keeps: parameters, buffers and bitsandbytes' scales."""
     seen: dict[tuple[str, int], int] = {}
 
-    def add(tensor) -> None:
+    def add(tensor: object) -> None:
         if isinstance(tensor, torch.Tensor) and tensor.device.type != "meta":
             storage = tensor.untyped_storage()
             seen[(tensor.device.type, storage.data_ptr())] = storage.nbytes()

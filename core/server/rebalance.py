@@ -61,7 +61,7 @@ class Rebalancer:
                 return
             try:
                 await self.check(stop)
-            except Exception:  # noqa: BLE001 - the server keeps serving where it is; the next period retries
+            except Exception:  # the server keeps serving where it is; the next period retries
                 logger.exception("Checking whether to move this server failed")
 
     async def check(self, stop: asyncio.Event) -> bool:
@@ -87,5 +87,5 @@ async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
     try:
         await asyncio.wait_for(stop.wait(), seconds)
         return True
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False

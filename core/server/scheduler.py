@@ -34,7 +34,8 @@ class ComputeScheduler:
     """Runs submitted functions on one thread, by priority."""
 
     def __init__(self, name: str = "meadow-compute"):
-        self._tasks: queue.PriorityQueue = queue.PriorityQueue()
+        # (priority, order, function, args, future); the sentinel that stops the thread has priority -1
+        self._tasks: queue.PriorityQueue[tuple[int, int, Any, tuple[Any, ...], Any]] = queue.PriorityQueue()
         self._order = itertools.count()
         self._closed = False
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
@@ -45,8 +46,8 @@ class ComputeScheduler:
         """Tasks waiting to run (not counting the one running)."""
         return self._tasks.qsize()
 
-    def submit(self, priority: Priority, function: Callable[..., Any], *args: Any) -> Future:
-        future: Future = Future()
+    def submit(self, priority: Priority, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
         if self._closed:
             future.set_exception(SchedulerClosed("the server is shutting down"))
             return future
@@ -67,7 +68,7 @@ class ComputeScheduler:
                     future.set_result(function(*args))
                 except BaseException as error:  # noqa: BLE001 - handed to the awaiting caller
                     future.set_exception(error)
-            function = args = future = None  # while idle, pin no tensors or caches of the last task
+            del function, args, future  # while idle, pin no tensors or caches of the last task
 
     def shutdown(self, wait: bool = True) -> None:
         """Fail the waiting tasks, let the running one finish, stop the thread."""

@@ -14,6 +14,7 @@ import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from hivemind import DHT
@@ -23,6 +24,14 @@ from core.config import Settings
 from core.server.loading import ModelPlan, load_span, plan_model
 from core.swarm.dht import SwarmSelection, start_dht, visible_maddrs
 from core.swarm.identity import Identity
+
+if TYPE_CHECKING:  # imported where used: each step of serving loads its modules only when it gets there
+    from core.server.admission import Admission
+    from core.server.announcer import Announcer
+    from core.server.blocks import BlockSpan
+    from core.server.handler import BlockServicer, ServerLimits
+    from core.server.moving import MovableSpan
+    from core.swarm.records import ServerRecord
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +82,7 @@ def _choose_blocks(dht: DHT, plan: ModelPlan, options: ServeOptions, settings: S
 
 
 def _announcer(dht: DHT, plan: ModelPlan, start: int, end: int, options: ServeOptions, settings: Settings,
-               identity: Identity):  # -> Announcer
+               identity: Identity) -> Announcer:
     from hivemind.dht.crypto import RSASignatureValidator
 
     from core.server.announcer import Announcer
@@ -90,7 +99,7 @@ def _announcer(dht: DHT, plan: ModelPlan, start: int, end: int, options: ServeOp
                      dht_authorizer=options.swarm.dht_authorizer, architecture=plan.architecture)
 
 
-def _with_throughput(record, span, plan: ModelPlan, settings: Settings):  # ServerRecord -> ServerRecord
+def _with_throughput(record: ServerRecord, span: BlockSpan, plan: ModelPlan, settings: Settings) -> ServerRecord:
     """A fixed `server.throughput`, or the measured compute speed capped by the estimated network speed."""
     import dataclasses
 
@@ -107,20 +116,20 @@ def _with_throughput(record, span, plan: ModelPlan, settings: Settings):  # Serv
                                network_throughput=measured.network)
 
 
-async def _serve_async(dht: DHT, plan: ModelPlan, span, announcer, options: ServeOptions,
+async def _serve_async(dht: DHT, plan: ModelPlan, span: BlockSpan, announcer: Announcer, options: ServeOptions,
                        settings: Settings) -> None:
     from core.server.handler import BlockServicer
     from core.server.moving import MovableSpan
 
     movable = MovableSpan(span)
-    servicer = BlockServicer(movable, plan.name, _limits(settings), options.swarm.authorizer,  # type: ignore[arg-type]
+    servicer = BlockServicer(movable, plan.name, _limits(settings), options.swarm.authorizer,
                              _admission(plan, span, options, settings))
     announcer.load = lambda: {"queue_depth": servicer.scheduler.queue_depth,
                               "cache_tokens_free": servicer.cache_tokens_free}
     p2p = await dht.replicate_p2p()
     await servicer.add_p2p_handlers(p2p)
     stop = asyncio.Event()
-    reason = {"value": "stopped"}
+    reason = {"value": "stopped"}  # the signal that stopped the server, once one did
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, _on_signal, stop, reason, signum, servicer.admission)
     maddrs = visible_maddrs(dht)
@@ -149,7 +158,7 @@ async def _serve_async(dht: DHT, plan: ModelPlan, span, announcer, options: Serv
     events.Stopped().emit()
 
 
-def _limits(settings: Settings):  # -> ServerLimits
+def _limits(settings: Settings) -> ServerLimits:
     from core.server.handler import ServerLimits
 
     return ServerLimits(settings["server.max_length"], settings["server.max_batch_size"],
@@ -158,7 +167,7 @@ def _limits(settings: Settings):  # -> ServerLimits
                         settings["server.prefill_chunk_tokens"], settings["server.step_delay"])
 
 
-def _admission(plan: ModelPlan, span, options: ServeOptions, settings: Settings):  # -> Admission
+def _admission(plan: ModelPlan, span: BlockSpan, options: ServeOptions, settings: Settings) -> Admission:
     """The cache budget: `server.cache_tokens` per block, or a share of the memory free after loading."""
     from core.server.admission import Admission
     from core.server.memory import CacheBudget, default_cache_tokens
@@ -172,7 +181,8 @@ def _admission(plan: ModelPlan, span, options: ServeOptions, settings: Settings)
     return Admission(CacheBudget(tokens * num_blocks), settings["server.max_alloc_timeout"])
 
 
-async def _rebalance(dht: DHT, plan: ModelPlan, movable, announcer, servicer, options: ServeOptions,
+async def _rebalance(dht: DHT, plan: ModelPlan, movable: MovableSpan, announcer: Announcer, servicer: BlockServicer,
+                     options: ServeOptions,
                      settings: Settings, initial_peers: list[str], stop: asyncio.Event) -> None:
     from core.server.moving import Mover
     from core.server.placement import ServedSpan, read_swarm
@@ -194,7 +204,7 @@ async def _rebalance(dht: DHT, plan: ModelPlan, movable, announcer, servicer, op
     await rebalancer.run(stop)
 
 
-def _on_signal(stop: asyncio.Event, reason: dict, signum: int, admission) -> None:  # admission: Admission
+def _on_signal(stop: asyncio.Event, reason: dict[str, str], signum: int, admission: Admission) -> None:
     """The first SIGTERM/SIGINT starts a drain; a second one cuts it short (open sessions move on at once)."""
     if stop.is_set():
         logger.info("%s again: ending the drain now", signal.Signals(signum).name)

@@ -12,6 +12,7 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import torch
@@ -91,7 +92,7 @@ def link_speed_mbps() -> float:
     return float(max(speeds)) if speeds else DEFAULT_NETWORK_MBPS
 
 
-def _read_cache() -> dict:
+def _read_cache() -> dict[str, Any]:
     try:
         data = json.loads(cache_path().read_text())
     except (OSError, ValueError):

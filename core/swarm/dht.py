@@ -20,6 +20,7 @@ from hivemind.utils.auth import AuthorizerBase
 from core.config import Settings
 from core.errors import UserFacingError
 from core.paths import meadow_home
+from core.swarm.addresses import check_peer_addresses
 from core.swarm.auth import PublicSwarmAuthorizer, RpcAuthorizer
 from core.swarm.identity import Identity
 from core.swarm.records import record_validators
@@ -42,16 +43,16 @@ class SwarmSelection:
     dht_authorizer: AuthorizerBase | None = None
     name: str | None = None  # a private swarm's name, for messages
 
-    def check(self) -> None:
+    def check(self, allow_link_local: bool = False) -> None:
+        """Bootstrap peers are known (or a new swarm starts) and every address is one core/swarm/addresses.py
+        accepts; raises UserFacingError naming the problem."""
         if not self.new_swarm and not self.initial_peers:
             where = f"Swarm {self.name!r} knows no bootstrap peers" if self.name else "No swarm to join"
             raise UserFacingError(
                 f"{where}: pass --initial-peers MULTIADDR (as printed by `meadow dht` or `meadow serve`), "
                 "or --new-swarm to start a new one."
             )
-        for address in self.initial_peers:
-            if "/p2p/" not in address:
-                raise UserFacingError(f"Initial peer {address!r} must be a full multiaddr ending in /p2p/<peer id>")
+        self.initial_peers = check_peer_addresses(self.initial_peers, allow_link_local)
 
 
 class MeadowDHT(DHT):
@@ -99,7 +100,7 @@ def start_dht(
     announce_maddrs: Sequence[str] = (),
 ) -> DHT:
     """Start a DHT peer whose libp2p identity is `identity` (ephemeral unless `identity_path` is given)."""
-    swarm.check()
+    swarm.check(settings["swarm.allow_link_local"])
     identity = identity or Identity.ephemeral()
     key_file = identity_path or identity.temporary_file(meadow_home() / "run")
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from hivemind import DHT
 from hivemind.dht.node import DHTNode
@@ -29,14 +30,14 @@ class BlockServer:
 
 
 async def store_records(
-    _dht: DHT | None, node: DHTNode, keys: list[str], subkey: bytes, value: dict, expiration: float
+    _dht: DHT | None, node: DHTNode, keys: list[str], subkey: bytes, value: dict[str, Any], expiration: float
 ) -> bool:
     results = await node.store_many(keys, [value] * len(keys), expiration, subkeys=[subkey] * len(keys))
     return all(results.values())
 
 
 async def store_values(
-    _dht: DHT | None, node: DHTNode, keys: list[str], values: list[dict], subkey: bytes, expiration: float
+    _dht: DHT | None, node: DHTNode, keys: list[str], values: list[dict[str, Any]], subkey: bytes, expiration: float
 ) -> bool:
     """Store one value per key, all under this server's owner subkey."""
     results = await node.store_many(keys, values, expiration, subkeys=[subkey] * len(keys))
@@ -79,13 +80,14 @@ def fetch_servers(dht: DHT, namespace: str, model: str, indices: list[int]) -> d
     """Servers of each block index, read from the DHT with latest=True."""
     keys = [block_key(namespace, model, index) for index in indices]
     raw = dht.run_coroutine(partial(fetch_raw, keys=keys))
-    return {index: parse_block_records(raw[key]) for index, key in zip(indices, keys)}
+    return {index: parse_block_records(raw[key]) for index, key in zip(indices, keys, strict=True)}
 
 
-async def fetch_servers_on_node(node: DHTNode, namespace: str, model: str, indices: list[int]) -> dict[int, list[BlockServer]]:
+async def fetch_servers_on_node(node: DHTNode, namespace: str, model: str,
+                                indices: list[int]) -> dict[int, list[BlockServer]]:
     keys = [block_key(namespace, model, index) for index in indices]
     raw = await fetch_raw(None, node, keys)
-    return {index: parse_block_records(raw[key]) for index, key in zip(indices, keys)}
+    return {index: parse_block_records(raw[key]) for index, key in zip(indices, keys, strict=True)}
 
 
 def fetch_model_index(dht: DHT, namespace: str) -> list[ModelIndexRecord]:
@@ -105,4 +107,5 @@ def fetch_model_index(dht: DHT, namespace: str) -> list[ModelIndexRecord]:
 
 
 def record_expiration(ttl: float) -> float:
-    return get_dht_time() + ttl
+    now: float = get_dht_time()
+    return now + ttl

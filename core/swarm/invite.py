@@ -18,6 +18,7 @@ import msgpack
 from hivemind.utils.multiaddr import Multiaddr
 
 from core.errors import UserFacingError
+from core.swarm.addresses import AddressError, check_peer_address
 
 PREFIX = "meadow"
 VERSION = 1
@@ -55,8 +56,9 @@ def encode_invite(invite: Invite) -> str:
     return f"{PREFIX}{VERSION}{base58.b58encode(body + _checksum(body)).decode()}"
 
 
-def decode_invite(token: str, now: float | None = None) -> Invite:
-    """The invite in `token`; raises InviteError with what to do for any bad, damaged or expired token."""
+def decode_invite(token: str, now: float | None = None, allow_link_local: bool = False) -> Invite:
+    """The invite in `token`; raises InviteError with what to do for any bad, damaged or expired token, or for
+    a bootstrap address that core/swarm/addresses.py refuses (link-local ones unless `allow_link_local`)."""
     text = "".join(token.split())  # chat apps may wrap a long token over lines
     if not text.startswith(PREFIX):
         raise InviteError(f"This is not a Meadow invite token: a token starts with '{PREFIX}'. {_RETYPE}")
@@ -75,6 +77,12 @@ def decode_invite(token: str, now: float | None = None) -> Invite:
     if len(raw) <= _CHECKSUM_BYTES or _checksum(body) != checksum:
         raise InviteError(f"This invite token is damaged or cut off (its checksum does not match). {_RETYPE}")
     invite = _parse_body(body)
+    try:
+        for address in invite.initial_peers:
+            check_peer_address(address, allow_link_local)
+    except AddressError as error:
+        raise InviteError(f"This invite to swarm {invite.name!r} points at an address Meadow does not dial: {error}. "
+                          "Ask for an invite with the swarm's real peer addresses.") from None
     if invite.is_expired(now):
         expired = time.strftime("%Y-%m-%d %H:%M", time.localtime(invite.expires_at))
         raise InviteError(f"This invite to swarm {invite.name!r} expired on {expired}. Ask a member for a new one "
@@ -86,7 +94,8 @@ def _parse_body(body: bytes) -> Invite:
     try:
         name, namespace, secret, addresses, expires_at = msgpack.unpackb(body, use_list=True, raw=False)
         fields_ok = (isinstance(name, str) and isinstance(namespace, str) and isinstance(secret, bytes)
-                     and isinstance(addresses, list) and isinstance(expires_at, int) and not isinstance(expires_at, bool))
+                     and isinstance(addresses, list) and isinstance(expires_at, int)
+                     and not isinstance(expires_at, bool))
         if not fields_ok or not name or not namespace or len(secret) < 16:
             raise ValueError("unexpected fields")
         peers = tuple(_maddr_text(address) for address in addresses)
@@ -96,10 +105,13 @@ def _parse_body(body: bytes) -> Invite:
 
 
 def _maddr_bytes(address: str) -> bytes:
-    if "/p2p/" not in address:
-        raise InviteError(f"Invite address {address!r} must be a full multiaddr ending in /p2p/<peer id>")
     try:
-        return Multiaddr(address).to_bytes()
+        check_peer_address(address, allow_link_local=True)  # the inviter's own choice; joiners check again
+    except AddressError as error:
+        raise InviteError(str(error)) from None
+    try:
+        packed: bytes = Multiaddr(address).to_bytes()
+        return packed
     except Exception as error:  # noqa: BLE001 - the multiaddr library raises several kinds
         raise InviteError(f"Invite address {address!r} is not a valid multiaddr: {error}") from None
 

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.errors import UserFacingError
 from core.paths import meadow_home, write_atomically
@@ -25,9 +26,9 @@ class JoinedSwarm:
     initial_peers: tuple[str, ...] = ()
     expires_at: float | None = None  # the invite's expiry (None for a swarm created here)
     created_here: bool = False
-    extra: dict = field(default_factory=dict, compare=False)  # fields of newer versions, kept on rewrite
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)  # fields of newer versions, kept on rewrite
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.update(data.pop("extra"))
         data["initial_peers"] = list(self.initial_peers)
@@ -77,7 +78,7 @@ def remove_joined(name: str) -> JoinedSwarm | None:
     return found
 
 
-def _from_json(entry: dict) -> JoinedSwarm:
+def _from_json(entry: dict[str, Any]) -> JoinedSwarm:
     known = {"name", "namespace", "initial_peers", "expires_at", "created_here"}
     if not isinstance(entry.get("name"), str) or not isinstance(entry.get("namespace"), str):
         raise TypeError("an entry lacks its name or namespace")

@@ -57,9 +57,10 @@ def create_invite(name: str, initial_peers: Sequence[str] = (), expires_in: floa
     return token
 
 
-def join_swarm(token: str, secrets: SecretStore | None = None) -> JoinedSwarm:
-    """Join the swarm of an invite token; refuses bad or expired tokens and name clashes before storing."""
-    invite = decode_invite(token)
+def join_swarm(token: str, secrets: SecretStore | None = None, allow_link_local: bool = False) -> JoinedSwarm:
+    """Join the swarm of an invite token; refuses bad or expired tokens, addresses Meadow does not dial, and
+    name clashes before storing."""
+    invite = decode_invite(token, allow_link_local=allow_link_local)
     check_name(invite.name)
     for swarm in load_joined():
         if swarm.name == invite.name and swarm.namespace != invite.namespace:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from typing import Any
 
 _ADVICE = {
     "loopback": "listens on loopback only: pass --host 0.0.0.0 (and --announce-maddrs with a reachable address)",
@@ -33,7 +34,7 @@ def address_scope(maddr: str) -> str:
     return "public" if address.is_global else "private"
 
 
-def reachability(peer_id: str, maddrs: Sequence[str]) -> dict:
+def reachability(peer_id: str, maddrs: Sequence[str]) -> dict[str, Any]:
     """A JSON-ready verdict: {"peer_id", "direct", "scope", "relayed", "multiaddrs", "advice"}."""
     scopes = {address_scope(maddr) for maddr in maddrs}
     scope = next((name for name in ("public", "private", "loopback") if name in scopes), "none")
@@ -42,7 +43,7 @@ def reachability(peer_id: str, maddrs: Sequence[str]) -> dict:
             "multiaddrs": list(maddrs), "advice": "" if direct else _ADVICE[scope]}
 
 
-def format_reachability(verdict: dict) -> str:
+def format_reachability(verdict: dict[str, Any]) -> str:
     if verdict["direct"]:
         return f"This peer is directly reachable at {', '.join(verdict['multiaddrs'])}"
     relay = " (reachable through a relay)" if verdict["relayed"] else ""

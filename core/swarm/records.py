@@ -60,7 +60,7 @@ class ServerRecord:
         protocol = _protocol_of(value)
         known = {field.name: field for field in dataclasses.fields(cls)}
         kwargs = {key: item for key, item in value.items() if key in known}  # newer minors may add fields
-        kwargs["protocol"] = tuple(protocol)
+        kwargs["protocol"] = protocol
         for name, field in known.items():
             if name not in kwargs and field.default is dataclasses.MISSING:
                 raise RecordError(f"record lacks {name}")
@@ -69,10 +69,11 @@ class ServerRecord:
         return record
 
     def _check_types(self) -> None:
-        expected = {"peer_id": str, "state": str, "model": str, "start": int, "end": int, "throughput": (int, float),
-                    "inference_rps": (int, float), "compute_throughput": (int, float),
-                    "network_throughput": (int, float), "dtype": str, "quantization": str, "cache_tokens_free": int,
-                    "queue_depth": int, "public_name": str, "version": str}
+        expected: dict[str, type | tuple[type, ...]] = {
+            "peer_id": str, "state": str, "model": str, "start": int, "end": int, "throughput": (int, float),
+            "inference_rps": (int, float), "compute_throughput": (int, float), "network_throughput": (int, float),
+            "dtype": str, "quantization": str, "cache_tokens_free": int, "queue_depth": int, "public_name": str,
+            "version": str}
         for name, types in expected.items():
             if not isinstance(getattr(self, name), types) or isinstance(getattr(self, name), bool):
                 raise RecordError(f"record field {name} has the wrong type")
@@ -112,7 +113,7 @@ class ModelIndexRecord:
         architecture = value.get("architecture", "")
         if not isinstance(architecture, str) or len(architecture) > 64:
             raise RecordError("model index record's architecture must be a short string")
-        return cls(peer_id, model, num_blocks, (protocol[0], protocol[1]), architecture)
+        return cls(peer_id, model, num_blocks, protocol, architecture)
 
 
 def parse_record(value: Any) -> ServerRecord | ModelIndexRecord:
@@ -122,7 +123,7 @@ def parse_record(value: Any) -> ServerRecord | ModelIndexRecord:
     return ServerRecord.from_value(value)
 
 
-def _protocol_of(value: Any) -> list[int]:
+def _protocol_of(value: Any) -> tuple[int, int]:
     """The record's protocol version; RecordError if absent, IncompatibleVersion for another major."""
     if not isinstance(value, dict):
         raise RecordError("record is not a mapping")
@@ -132,7 +133,8 @@ def _protocol_of(value: Any) -> list[int]:
         raise RecordError("record has no protocol version")
     if protocol[0] != PROTOCOL_VERSION[0]:
         raise IncompatibleVersion(tuple(protocol), str(value.get("version", "?")))
-    return list(protocol)
+    major, minor = protocol
+    return major, minor
 
 
 class IncompatibleVersion(RecordError):

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
+import contextlib
+
 from core.errors import UserFacingError
 
 SERVICE = "meadow"
@@ -22,7 +24,8 @@ _OS_BACKENDS = ("keyring.backends.SecretService", "keyring.backends.libsecret", 
                 "keyring.backends.Windows", "keyring.backends.kwallet")
 _FIX = ("Meadow keeps swarm secrets only in the OS keyring. On Linux install and unlock one: "
         "`sudo apt install gnome-keyring` in a desktop session; on a headless machine or over SSH run Meadow inside "
-        "`dbus-run-session -- sh -c 'echo -n PASSWORD | gnome-keyring-daemon --unlock --components=secrets; meadow ...'`. "
+        "`dbus-run-session -- sh -c 'echo -n PASSWORD | gnome-keyring-daemon --unlock --components=secrets; "
+        "meadow ...'`. "
         "macOS Keychain and Windows Credential Manager work as they are.")
 
 
@@ -86,10 +89,8 @@ class KeyringSecrets:
     def delete(self, namespace: str) -> None:
         from keyring.errors import PasswordDeleteError
 
-        try:
+        with contextlib.suppress(PasswordDeleteError):
             self._call("delete the swarm secret from", "delete_password", SERVICE, namespace)
-        except PasswordDeleteError:
-            pass
 
     @staticmethod
     def _call(what: str, method: str, *args: str) -> Any:

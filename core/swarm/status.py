@@ -12,17 +12,21 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hivemind import DHT
 
 from core.errors import format_ranges
 from core.swarm.directory import BlockServer, fetch_model_index, fetch_servers
 
+if TYPE_CHECKING:
+    from core.config import Settings
+    from core.swarm.dht import SwarmSelection
+
 logger = logging.getLogger(__name__)
 
 
-def collect_status(dht: DHT, namespace: str) -> dict:
+def collect_status(dht: DHT, namespace: str) -> dict[str, Any]:
     """The swarm's models and, for each block, its online servers and their summed throughput."""
     sizes: dict[str, Counter[int]] = {}
     architectures: dict[str, Counter[str]] = {}
@@ -38,7 +42,8 @@ def collect_status(dht: DHT, namespace: str) -> dict:
     return {"models": models}
 
 
-def model_status(model: str, num_blocks: int, found: dict[int, list[BlockServer]], architecture: str = "") -> dict:
+def model_status(model: str, num_blocks: int, found: dict[int, list[BlockServer]],
+                 architecture: str = "") -> dict[str, Any]:
     blocks = []
     for index in range(num_blocks):
         online = [server.record for server in found.get(index, []) if server.record.state == "online"]
@@ -53,7 +58,7 @@ def model_status(model: str, num_blocks: int, found: dict[int, list[BlockServer]
                         for record in sorted(servers.values(), key=lambda record: (record.start, record.peer_id))]}
 
 
-def format_table(status: dict) -> str:
+def format_table(status: dict[str, Any]) -> str:
     """A compact table: one row per run of blocks with the same servers and throughput, then the gaps."""
     if not status["models"]:
         return "No models are served in this swarm yet."
@@ -83,7 +88,7 @@ def server_lines(servers: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _runs(blocks: list[dict]) -> list[tuple[int, int, int, float]]:
+def _runs(blocks: list[dict[str, Any]]) -> list[tuple[int, int, int, float]]:
     runs: list[tuple[int, int, int, float]] = []
     for block in blocks:
         key = (block["servers"], block["throughput"])
@@ -94,7 +99,7 @@ def _runs(blocks: list[dict]) -> list[tuple[int, int, int, float]]:
     return runs
 
 
-def run_status(swarm, settings, as_json: bool) -> None:  # swarm: SwarmSelection, settings: Settings
+def run_status(swarm: SwarmSelection, settings: Settings, as_json: bool) -> None:
     """Print the swarm's coverage, then whether this peer is directly reachable (JSON: key "reachability")."""
     from core.swarm.dht import start_dht
     from core.swarm.reachability import format_reachability, reachability

@@ -6,6 +6,7 @@ import re
 import sys
 import time
 
+from core.config import Settings
 from core.errors import UserFacingError
 from core.swarm import private
 from core.swarm.invite import decode_invite
@@ -23,7 +24,7 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2) or "s"]
 
 
-def run_swarm_command(args: argparse.Namespace) -> None:
+def run_swarm_command(args: argparse.Namespace, settings: Settings) -> None:
     """Run one of the private-swarm management commands (not `swarm status`)."""
     if args.command == "invite":
         _invite(args)
@@ -34,7 +35,7 @@ def run_swarm_command(args: argparse.Namespace) -> None:
               f"(or `meadow dht --swarm {swarm.name} --new-swarm`), then "
               f"`meadow invite create --swarm {swarm.name} --initial-peers <its multiaddrs>`.")
     elif args.swarm_command == "join":
-        swarm = private.join_swarm(_token(args.token))
+        swarm = private.join_swarm(_token(args.token), allow_link_local=settings["swarm.allow_link_local"])
         print(f"Joined private swarm {swarm.name!r} ({_expiry(swarm)}); use it with --swarm {swarm.name}.")
     elif args.swarm_command == "list":
         _list(private.list_swarms())

@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
 
-import pytest  # noqa: E402
+import pytest
 
-from tests.helpers.node import NodeHandle  # noqa: E402
+from tests.helpers.node import NodeHandle
 
 # A short drain: at shutdown the node's kept chat sessions otherwise hold its server for the whole default.
 NODE_ARGS = ["--new-swarm", "--serve", "--set", "server.throughput=100", "--set", "server.drain_timeout=5"]
 
 
 @pytest.fixture(scope="session")
-def node() -> NodeHandle:
+def node() -> Iterator[NodeHandle]:
     """A real node serving the default SmolLM2 model on 127.0.0.1."""
     handle = NodeHandle.start(NODE_ARGS)
     handle.wait_for_state("serving", timeout=180)

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtWidgets import QDialogButtonBox, QMenu
 
 from app.node_supervisor import NodeState, NodeSupervisor
 from app.runtime.decision import describe_no_offer, describe_offer, fetch_would_help, should_offer_at_start
@@ -97,8 +97,12 @@ def test_accepting_fetches_with_progress_then_restarts_the_supervised_node(qtbot
     first_node = supervisor.process
     steps: list[tuple[str, str]] = []  # each event the dialog handled, and what it said then
     handle = CudaInstallDialog.on_child_event
-    monkeypatch.setattr(CudaInstallDialog, "on_child_event", lambda dialog, event: (
-        handle(dialog, event), steps.append((event["event"], dialog.step.text()))))
+
+    def on_child_event(dialog: CudaInstallDialog, event: dict) -> None:
+        handle(dialog, event)
+        steps.append((event["event"], dialog.step.text()))
+
+    monkeypatch.setattr(CudaInstallDialog, "on_child_event", on_child_event)
     offer.consider(GPU, at_start=True)
     qtbot.mouseClick(next(b for b in offer.box.buttons() if b.text() == "Fetch the CUDA build"),
                      Qt.MouseButton.LeftButton)
@@ -160,6 +164,7 @@ def test_the_menu_item_is_in_the_tray_and_the_dashboard(qtbot):
         action = desktop.cuda_offer.action
         assert action.text() == "Use my NVIDIA GPU..."
         assert action in desktop.tray.menu.actions()
-        assert action in desktop.dashboard.menuBar().actions()[0].menu().actions()
+        menu = desktop.dashboard.menuBar().actions()[0].menu()
+        assert isinstance(menu, QMenu) and action in menu.actions()
     finally:
         desktop.close()

@@ -58,8 +58,8 @@ def test_bad_token_shows_the_nodes_message(qtbot, desktop):
     dialog = desktop.show_join()
     dialog.token.setPlainText("meadow1-this-is-not-a-token")
     qtbot.mouseClick(dialog.join_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dialog.join_button.isEnabled() and "Checking" not in dialog.result.text(), timeout=10_000)
-    assert "token" in dialog.result.text().lower() or "invite" in dialog.result.text().lower()
+    qtbot.waitUntil(lambda: dialog.join_button.isEnabled() and "Checking" not in dialog.outcome.text(), timeout=10_000)
+    assert "token" in dialog.outcome.text().lower() or "invite" in dialog.outcome.text().lower()
     assert desktop.api.connected and desktop.supervisor.attached_pid is not None  # the node was not touched
 
 
@@ -73,7 +73,7 @@ def test_join_by_token_switches_the_node(qtbot, supervised_desktop, friend_swarm
     with qtbot.waitSignal(dialog.joined, timeout=30_000) as joined:
         qtbot.mouseClick(dialog.join_button, Qt.MouseButton.LeftButton)
     assert joined.args[0]["name"] == SWARM
-    assert SWARM in dialog.result.text()
+    assert SWARM in dialog.outcome.text()
 
     def switched() -> bool:
         status = app.status.status

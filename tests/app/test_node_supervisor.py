@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 
+from PySide6.QtWidgets import QMessageBox
+
 from app.node_supervisor import NodeState, NodeSupervisor
 
 
@@ -26,6 +28,7 @@ def test_the_app_shows_the_failure_with_details_and_a_restart_button(qtbot):
     desktop.supervisor.start()
     qtbot.waitUntil(lambda: "error" in desktop.dialogs, timeout=60_000)
     box = desktop.dialogs["error"]
+    assert isinstance(box, QMessageBox)
     assert "stopped unexpectedly" in box.text()
     assert "no.such_setting" in box.detailedText()
     assert "Restart" in [button.text() for button in box.buttons()]

@@ -20,7 +20,8 @@ def test_donate_off_then_on(qtbot, node, desktop):
 
     donate.trigger()  # unchecks: donation off
     # The server child is gone once the state says stopped and no pid is left.
-    status = wait_for_node(qtbot, node, lambda status: serving_state(status) == "stopped" and not status["serving"]["pid"])
+    status = wait_for_node(qtbot, node,
+                           lambda status: serving_state(status) == "stopped" and not status["serving"]["pid"])
     assert status["pause"]["decision"]["kind"] == "donation_off"
     qtbot.waitUntil(lambda: desktop.tray.state is TrayState.STOPPED and not donate.isChecked(), timeout=10_000)
     assert not menu_action(desktop, "Pause for 1 hour").isVisible()

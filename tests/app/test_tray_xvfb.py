@@ -32,7 +32,8 @@ def start_xvfb() -> tuple[subprocess.Popen, str]:
 def tray_display():
     missing = [tool for tool in ("Xvfb", "trayer") if shutil.which(tool) is None]
     if missing:
-        pytest.fail(f"{' and '.join(missing)} missing: sudo apt-get install -y xvfb trayer libxcb-cursor0 (see .ci/run)")
+        pytest.fail(f"{' and '.join(missing)} missing: "
+                    "sudo apt-get install -y xvfb trayer libxcb-cursor0 (see .ci/run)")
     xvfb, display = start_xvfb()
     trayer = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request"],
                               env={**os.environ, "DISPLAY": display}, stdout=subprocess.DEVNULL,

@@ -37,7 +37,7 @@ def test_bad_overrides_are_clear_errors(tmp_path, override, message):
 def test_bad_settings_file_is_a_clear_error_and_untouched(tmp_path, content):
     path = tmp_path / "settings.json"
     path.write_text(content)
-    with pytest.raises(SettingsError, match="settings|Setting|setting"):
+    with pytest.raises(SettingsError, match=r"settings|Setting|setting"):
         Settings.load([], path=path)
     assert path.read_text() == content
 

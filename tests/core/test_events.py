@@ -18,9 +18,9 @@ def test_ready_event_is_one_json_line(capsys):
 
 def test_wrong_or_missing_fields_fail():
     with pytest.raises(TypeError):
-        events.ServerReady(peer_id="Qm1", multiaddrs=[], model="m")  # type: ignore[call-arg]
+        events.ServerReady(peer_id="Qm1", multiaddrs=[], model="m")  # type: ignore[call-arg]  # the wrong call is the test
     with pytest.raises(TypeError):
-        events.Stopping(reason="x", extra=1)  # type: ignore[call-arg]
+        events.Stopping(reason="x", extra=1)  # type: ignore[call-arg]  # the wrong call is the test
 
 
 def test_parse_event_ignores_other_lines():

@@ -4,7 +4,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from core.nvml import process_gpu_bytes
-from tests.core.server.test_resources import GIB, FakeNVML
+from core.server.resources import GIB
+from tests.core.server.test_resources import FakeNVML
 
 
 class FakeProcessNVML(FakeNVML):

@@ -8,9 +8,18 @@ import pytest
 import torch
 from hivemind.proto import runtime_pb2
 
-from core.wire import (MAX_METADATA_BYTES, WireError, check_hidden_values, decode_metadata, decode_tensor,
-                       encode_metadata, encode_tensor, request, require, response)
-
+from core.wire import (
+    MAX_METADATA_BYTES,
+    WireError,
+    check_hidden_values,
+    decode_metadata,
+    decode_tensor,
+    encode_metadata,
+    encode_tensor,
+    request,
+    require,
+    response,
+)
 
 # --- metadata ---------------------------------------------------------------------------------------------
 
@@ -124,7 +133,7 @@ def test_decode_tensor_refuses_corrupted_buffers(corrupt):
     elif corrupt == "shape-lies":
         del proto.size[:]
         proto.size.extend([1, 5, 8])  # 40 elements claimed, 32 sent
-    with pytest.raises(WireError, match="cannot be decoded|does not match its shape"):
+    with pytest.raises(WireError, match=r"cannot be decoded|does not match its shape"):
         decode_tensor(proto, max_elements=10_000)
 
 

@@ -35,7 +35,8 @@ class NodeHandle:
         status = self.status()
         while not predicate(status):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"node status did not reach the expected state in {timeout:.0f} s: {status['serving']}")
+                raise TimeoutError(f"node status did not reach the expected state in {timeout:.0f} s: "
+                                   f"{status['serving']}")
             time.sleep(0.25)
             status = self.status()
         return status

@@ -1,6 +1,7 @@
 """Start real `meadow` commands as child processes and read their JSON lifecycle events."""
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import subprocess
@@ -105,10 +106,8 @@ def kill_leftovers() -> None:
     """Kill every process group this test run started (never anything else)."""
     for process in _STARTED:
         if process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, 9)
-            except ProcessLookupError:
-                pass
             process.wait(5)
     # DHT processes leave their owner's group; they exit when their owner dies, but wait for them.
     me = psutil.Process()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from typing import Any
 
 import torch
 from hivemind.proto import runtime_pb2
@@ -27,7 +29,7 @@ class RawSession:
         self.timeout = timeout
         self.position = 0
         self._queue: asyncio.Queue = asyncio.Queue()
-        self._responses = None
+        self._responses: AsyncIterator[Any] | None = None
 
     async def _requests(self):
         while (item := await self._queue.get()) is not None:

@@ -7,9 +7,9 @@ from typing import Any
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, PretrainedConfig, PreTrainedModel
 
-TINY_LLAMA = dict(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=6,
-                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                  tie_word_embeddings=False, bos_token_id=1, eos_token_id=2)
+TINY_LLAMA: dict[str, Any] = {"vocab_size": 512, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 6,
+                  "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 512,
+                  "tie_word_embeddings": False, "bos_token_id": 1, "eos_token_id": 2}
 
 WINDOW = 4  # every sliding window of the tiny configs: prompts of ARCHITECTURE_PROMPT's length exceed it
 _BASE: dict[str, Any] = {"vocab_size": 512, "hidden_size": 64, "num_hidden_layers": 4, "num_attention_heads": 4,

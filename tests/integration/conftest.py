@@ -4,6 +4,8 @@ Each swarm lives in its own namespace, so a client of one sees only that swarm's
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
@@ -19,7 +21,7 @@ PROMPT = torch.tensor([[1, 11, 23, 57, 101, 7]])  # token ids for the tiny Llama
 
 
 def start_servers(model: str, spans: list[tuple[int, int]], namespace: str, initial_peers: list[str],
-                  extra: list[str] = (), per_server: list[list[str]] | None = None) -> list[MeadowProcess]:
+                  extra: Sequence[str] = (), per_server: list[list[str]] | None = None) -> list[MeadowProcess]:
     """Start one `meadow serve` per span together (with `extra` arguments, and `per_server[i]` for the i-th), then
     wait until every one is ready."""
     servers = [

@@ -53,7 +53,7 @@ class RawBytes:
     def __init__(self, data: bytes):
         self.data = data
 
-    def SerializeToString(self) -> bytes:  # noqa: N802 - the protobuf method name
+    def SerializeToString(self) -> bytes:
         return self.data
 
 
@@ -206,8 +206,10 @@ HIDDEN_CASES = [
     ("int64", lambda: [encode_tensor(hidden(dtype=torch.int64))], {}, "must be float32, bfloat16, float16, got int64"),
     ("nan", lambda: [encode_tensor(nan_hidden())], {}, "NaN or infinity"),
     ("infinity-in-float16", lambda: [encode_tensor(infinite_half_hidden())], {}, "NaN or infinity"),
-    ("batch-over-limit", lambda: [encode_tensor(hidden(tokens=1, batch=65))], {}, "batch of 65 exceeds the limit of 64"),
-    ("two-tensors", lambda: [encode_tensor(hidden()), encode_tensor(hidden())], {}, "expected 1 tensor (hidden states), got 2"),
+    ("batch-over-limit", lambda: [encode_tensor(hidden(tokens=1, batch=65))], {},
+     "batch of 65 exceeds the limit of 64"),
+    ("two-tensors", lambda: [encode_tensor(hidden()), encode_tensor(hidden())], {},
+     "expected 1 tensor (hidden states), got 2"),
     ("huge-size-claim", lambda: [huge_claim()], {}, f"elements, more than the {MAX_ELEMENTS} allowed"),
     ("short-buffer", lambda: [short_buffer()], {}, "tensor cannot be decoded"),
     ("blocks-after-span", lambda: [encode_tensor(hidden())], {"start": 3, "end": 6},
@@ -332,7 +334,8 @@ SESSION_CASES = [
     ("max-length-negative", {"max_length": -5}, 2, "got -5"),
     ("max-length-over-server-limit", {"max_length": SERVER_MAX_LENGTH + 1}, 2,
      f"max_length must be between 1 and {SERVER_MAX_LENGTH}, got {SERVER_MAX_LENGTH + 1}"),
-    ("tokens-over-session-max-length", {"max_length": 4}, 5, "5 tokens exceed the session's remaining length (4 tokens)"),
+    ("tokens-over-session-max-length", {"max_length": 4}, 5,
+     "5 tokens exceed the session's remaining length (4 tokens)"),
     ("missing-position", {"position": DROP}, 2, "metadata lacks 'position'"),
     ("position-as-str", {"position": "0"}, 2, "metadata 'position' has the wrong type"),
     ("position-as-bool", {"position": False}, 2, "metadata 'position' has the wrong type"),
@@ -461,7 +464,7 @@ def test_incompatible_records_are_ignored_with_one_warning(client, tiny_swarm, b
         for found in reads:
             peers = {index: {server.record.peer_id for server in servers} for index, servers in found.items()}
             assert all(identity.peer_id.to_base58() not in ids for ids in peers.values())
-            assert all(tiny_swarm[0].peer_id in peers[index] for index in range(0, 3))
+            assert all(tiny_swarm[0].peer_id in peers[index] for index in range(3))
             assert all(tiny_swarm[1].peer_id in peers[index] for index in range(3, 6))
         warnings = [entry for entry in caplog.records
                     if entry.name == "core.swarm.directory" and entry.levelno == logging.WARNING]

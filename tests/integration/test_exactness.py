@@ -5,6 +5,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
+from core.models.prompts import encode_prompt
 from core.models.source import resolve_model
 from core.models.weights import load_tokenizer
 from tests.integration.conftest import SMOLLM, client_for
@@ -15,8 +16,7 @@ PROMPT = [{"role": "user", "content": "Write a short story about a lighthouse ke
 @pytest.fixture(scope="module")
 def prompt_ids():
     tokenizer = load_tokenizer(resolve_model(SMOLLM))
-    return tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, return_tensors="pt",
-                                         return_dict=True)["input_ids"]
+    return encode_prompt(tokenizer, PROMPT)
 
 
 @pytest.fixture(scope="module")

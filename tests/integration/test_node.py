@@ -15,6 +15,7 @@ import psutil
 import pytest
 import torch
 
+from core.models.prompts import encode_prompt
 from core.models.source import resolve_model
 from core.models.weights import load_tokenizer
 from tests.helpers.node import NodeHandle
@@ -83,7 +84,7 @@ def _timed_stream(client, **request) -> tuple[str, list[float]]:
 
 def test_requests_are_answered_side_by_side_and_a_seed_holds_beside_other_sampling(client):
     prompts = ["The days of the week are Monday, Tuesday,", "Count with me: one, two, three,"]
-    greedy = dict(temperature=0, max_tokens=32)
+    greedy = {"temperature": 0, "max_tokens": 32}
     alone = [_timed_stream(client, prompt=prompt, **greedy)[0] for prompt in prompts]
     with ThreadPoolExecutor(2) as pool:
         together = list(pool.map(lambda prompt: _timed_stream(client, prompt=prompt, **greedy), prompts))
@@ -93,7 +94,7 @@ def test_requests_are_answered_side_by_side_and_a_seed_holds_beside_other_sampli
     # Each answer's first piece came before the other's last: they were generated at the same time.
     assert first[0] < second[-1] and second[0] < first[-1], "the two answers were generated one after the other"
 
-    seeded = dict(prompt=prompts[0], temperature=1.0, seed=11, max_tokens=24)
+    seeded = {"prompt": prompts[0], "temperature": 1.0, "seed": 11, "max_tokens": 24}
     reference = _timed_stream(client, **seeded)[0]
     with ThreadPoolExecutor(3) as pool:
         unseeded = [pool.submit(_timed_stream, client, prompt=prompts[1], temperature=1.0, max_tokens=24)
@@ -166,14 +167,12 @@ def test_second_turn_sends_only_new_tokens_and_equals_local_cache(node, client, 
     turn1 = [{"role": "user", "content": "Name a famous painter."}]
     first = client.chat.completions.create(model=SMOLLM, messages=turn1, temperature=0, max_tokens=20)
     reply1 = first.choices[0].message.content
-    turn2 = turn1 + [{"role": "assistant", "content": reply1}, {"role": "user", "content": "Name one of their works."}]
+    turn2 = [*turn1, {"role": "assistant", "content": reply1}, {"role": "user", "content": "Name one of their works."}]
     before = _served_tokens(node)
     second = client.chat.completions.create(model=SMOLLM, messages=turn2, temperature=0, max_tokens=20)
     sent = _served_tokens(node) - before
 
-    prompt1 = tokenizer.apply_chat_template(turn1, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    prompt2 = tokenizer.apply_chat_template(turn2, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    prompt1, prompt2 = prompt1["input_ids"], prompt2["input_ids"]
+    prompt1, prompt2 = encode_prompt(tokenizer, turn1), encode_prompt(tokenizer, turn2)
     held = prompt1.shape[1] + first.usage.completion_tokens - 1  # the last generated token was never sent
     assert second.usage.prompt_tokens == prompt2.shape[1]
     assert sent == (prompt2.shape[1] - held) + (second.usage.completion_tokens - 1)

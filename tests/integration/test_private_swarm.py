@@ -114,7 +114,8 @@ async def _assert_refused(call) -> None:
 async def _assert_rpcs_refused(outsider, peer_id: str, rpc_authorizer) -> None:
     """rpc_info, rpc_forward and rpc_inference, called directly with correct requests, all refuse."""
     stub = BlockServicer.get_stub(outsider.p2p, PeerID.from_base58(peer_id))
-    auth = {} if rpc_authorizer is None else {"auth": rpc_authorizer.make_proof(outsider.peer_id, PeerID.from_base58(peer_id))}
+    proof = None if rpc_authorizer is None else rpc_authorizer.make_proof(outsider.peer_id, PeerID.from_base58(peer_id))
+    auth = {} if proof is None else {"auth": proof}
     span = {"model": MODEL, "start": 0, "end": 6, **auth}
     hidden = torch.randn(1, 2, 64)
     await _assert_refused(stub.rpc_info(request([], auth)))

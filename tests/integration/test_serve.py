@@ -65,12 +65,12 @@ def test_missing_blocks_error_names_them_within_bounded_time(bootstrap, tiny_lla
 def test_cli_generate_streams_and_reports_missing_blocks(bootstrap, smollm_swarms):
     env = dict(os.environ)
     base = [sys.executable, "-m", "core", "generate", "--model", SMOLLM, "--initial-peers", *bootstrap.multiaddrs]
-    done = subprocess.run(base + ["--set", "swarm.namespace=two", "--prompt", "What is the capital of France?",
-                                  "--chat", "--max-new-tokens", "12"], capture_output=True, text=True, timeout=180, env=env)
+    done = subprocess.run([*base, "--set", "swarm.namespace=two", "--prompt", "What is the capital of France?",
+                           "--chat", "--max-new-tokens", "12"], capture_output=True, text=True, timeout=180, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Paris" in done.stdout
-    missing = subprocess.run(base + ["--set", "swarm.namespace=empty", "--set", "client.route_timeout=1",
-                                     "--prompt", "Hi"], capture_output=True, text=True, timeout=180, env=env)
+    missing = subprocess.run([*base, "--set", "swarm.namespace=empty", "--set", "client.route_timeout=1",
+                              "--prompt", "Hi"], capture_output=True, text=True, timeout=180, env=env)
     assert missing.returncode == 2
     assert "blocks 0-29 of smollm2-135m-instruct" in missing.stderr
 

@@ -28,8 +28,7 @@ from core.swarm.dht import SwarmSelection
 from core.wire import request
 from tests.helpers.streams import RawSession, hidden_states
 from tests.helpers.tiny_models import save_tiny_llama
-from tests.integration.conftest import client_for, start_servers
-from tests.integration.conftest import PROMPT
+from tests.integration.conftest import PROMPT, client_for, start_servers
 
 pytestmark = pytest.mark.slow
 
@@ -38,8 +37,8 @@ MODEL = "wide-llama"
 # 24 blocks without grouped-query attention: each cached token costs 96 KiB, 48 times its hidden states on the
 # wire, roughly the ratio of a real server (Llama-2-7B on 32 blocks: 64 times). The budget (240 MiB) is then
 # large against the server's fixed working memory for steps in flight (6-12 MiB measured, more under load).
-WIDE = dict(hidden_size=512, intermediate_size=1024, num_attention_heads=8, num_key_value_heads=8,
-            num_hidden_layers=24)
+WIDE = {"hidden_size": 512, "intermediate_size": 1024, "num_attention_heads": 8, "num_key_value_heads": 8,
+            "num_hidden_layers": 24}
 SPAN = (0, 24)
 MAX_LENGTH = 256
 OPENING_TOKENS = 8  # a short first step, as a chat's first turn; the long second turn fills the cache

@@ -78,7 +78,8 @@ def test_banned_servers_are_skipped_when_others_cover():
 def test_forward_routes_spread_by_throughput():
     found = _found({"a": (0, 6, "online"), "b": (0, 6, "online")}, 6)
     fast = dataclasses.replace(found[0][0].record, throughput=9.0)
-    found = {i: [BlockServer(fast, 0.0) if s.record.peer_id == "a" else s for s in servers] for i, servers in found.items()}
+    found = {i: [BlockServer(fast, 0.0) if s.record.peer_id == "a" else s for s in servers]
+             for i, servers in found.items()}
     random.seed(1)
     picks = Counter(sample_route(found, "m", 6)[0].peer_id for _ in range(1000))
     assert 850 < picks["a"] < 950

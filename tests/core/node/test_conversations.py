@@ -55,6 +55,7 @@ def test_a_prompt_extending_a_history_continues_its_session():
     opened: list[RecordedSession] = []
     conversations = Conversations(max_open=4, idle_timeout=60, session_tokens=100)
     first = conversations.checkout("m", _ids(1, 2, 3), 5, 1000, _open(opened))
+    assert isinstance(first, RecordedSession)
     first.feed([1, 2, 3, 9, 9])
     conversations.checkin(first, reusable=True)
     assert conversations.checkout("m", _ids(1, 2, 3, 9, 9, 4, 5), 5, 1000, _open(opened)) is first
@@ -67,6 +68,7 @@ def test_other_models_full_sessions_and_busy_ones_are_not_continued():
     opened: list[RecordedSession] = []
     conversations = Conversations(max_open=4, idle_timeout=60, session_tokens=10)
     session = conversations.checkout("m", _ids(1, 2), 2, 1000, _open(opened))
+    assert isinstance(session, RecordedSession)
     session.feed([1, 2, 3])
     assert conversations.checkout("m", _ids(1, 2, 3, 4), 2, 1000, _open(opened)) is not session  # busy
     conversations.checkin(session, reusable=True)
@@ -75,7 +77,7 @@ def test_other_models_full_sessions_and_busy_ones_are_not_continued():
 
 
 def test_least_recently_used_is_closed_first_and_idle_ones_expire():
-    clock, opened = Clock(), []
+    clock, opened = Clock(), list[RecordedSession]()
     conversations = Conversations(max_open=2, idle_timeout=60, session_tokens=10, clock=clock)
     for prompt in (_ids(1), _ids(2), _ids(3)):
         clock.now += 1

@@ -24,7 +24,7 @@ def supervisor():
     seen: list[ServingStatus] = []
     supervisor = ServerSupervisor(lambda: (["dht", "--new-swarm"], None), seen.append, backoff_max=2.0,
                                   drain_timeout=10.0)
-    supervisor.seen = seen
+    supervisor.seen = seen  # type: ignore[attr-defined]  # the statuses seen, for the tests to read
     yield supervisor
     supervisor.shutdown()
 
@@ -52,8 +52,8 @@ def test_start_crash_restart_stop(supervisor):
 
 def test_a_child_that_cannot_start_reports_its_error(tmp_path):
     seen: list[ServingStatus] = []
-    supervisor = ServerSupervisor(lambda: (["serve", "--new-swarm", "--model", str(tmp_path / "missing")], None), seen.append,
-                                  backoff_max=60.0)
+    command = ["serve", "--new-swarm", "--model", str(tmp_path / "missing")]
+    supervisor = ServerSupervisor(lambda: (command, None), seen.append, backoff_max=60.0)
     try:
         supervisor.start()
         _wait(lambda: supervisor.status.state == "error", 60)

@@ -18,7 +18,8 @@ def test_a_valid_snapshot():
     snapshot = AppSnapshot.from_json(VALID)
     assert snapshot.source == "windows-app" and snapshot.ttl_s == 20
     fullscreen, battery = snapshot.signals
-    assert fullscreen.active and fullscreen.kind is SignalKind.GAME and fullscreen.identity == ("windows_fullscreen", "quns-3")
+    assert fullscreen.active and fullscreen.kind is SignalKind.GAME
+    assert fullscreen.identity == ("windows_fullscreen", "quns-3")
     assert not battery.active and battery.kind is SignalKind.BATTERY
 
 
@@ -48,7 +49,8 @@ def test_to_json_reads_back_as_the_same_snapshot():
     ({"source": "app", "signals": [{"detector": "d", "active": True}]}, "signals\\[0\\].reason' must not be empty"),
     ({"source": "app", "signals": [{"detector": "d", "active": False, "kind": "coffee"}]}, "kind must be one of"),
     ({"source": "app", "signals": [{"active": False}]}, "signals\\[0\\].detector' must be text"),
-    ({"source": "app", "signals": [{"detector": "d", "active": False, "pid": 3}]}, "Unknown field\\(s\\) in signals\\[0\\]: pid"),
+    ({"source": "app", "signals": [{"detector": "d", "active": False, "pid": 3}]},
+     "Unknown field\\(s\\) in signals\\[0\\]: pid"),
     ({"source": "x" * 201, "signals": []}, "at most 200 characters"),
 ])
 def test_bad_snapshots_are_refused_with_a_clear_message(body, message):

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 from core.config import Settings
 from core.pause.from_settings import apply_settings, build_detectors, build_monitor
+from core.pause.processes import ExclusiveAppsDetector
 from core.server.resources import GIB
 from tests.core.server.test_resources import FakeNVML
 
@@ -26,13 +27,14 @@ def test_every_detector_where_the_machine_has_the_facilities():
     detectors = build_detectors(settings, nvml=FakeNVML([8 * GIB]), read_battery=lambda: plugged)
     assert names(detectors) == ["exclusive_apps", "steam", "gamemode", "x11_fullscreen", "user_activity",
                                 "gpu_graphics", "vram", "battery"]
-    assert detectors[0].programs == {"blender", "game"}
+    assert isinstance(detectors[0], ExclusiveAppsDetector) and detectors[0].programs == {"blender", "game"}
 
 
 def test_settings_switch_detectors_off():
     settings = Settings.load(["pause.fullscreen=false", "pause.on_battery=false"])
     plugged = SimpleNamespace(percent=90, secsleft=0, power_plugged=True)
-    assert names(build_detectors(settings, nvml=NO_DRIVER, read_battery=lambda: plugged)) == ["exclusive_apps", "steam", "gamemode"]
+    detectors = build_detectors(settings, nvml=NO_DRIVER, read_battery=lambda: plugged)
+    assert names(detectors) == ["exclusive_apps", "steam", "gamemode"]
 
 
 def test_monitor_from_settings_and_reconfigured():

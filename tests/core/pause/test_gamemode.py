@@ -11,9 +11,9 @@ import pytest
 from core.pause.gamemode import BUS_NAME, OBJECT_PATH, GameModeDetector
 
 jeepney = pytest.importorskip("jeepney")
-from jeepney import HeaderFields, MessageType, new_error, new_method_return  # noqa: E402
-from jeepney.bus_messages import message_bus  # noqa: E402
-from jeepney.io.blocking import open_dbus_connection  # noqa: E402
+from jeepney import HeaderFields, MessageType, new_error, new_method_return  # noqa: E402 - once importorskip found it
+from jeepney.bus_messages import message_bus  # noqa: E402 - once importorskip found it
+from jeepney.io.blocking import open_dbus_connection  # noqa: E402 - once importorskip found it
 
 pytestmark = pytest.mark.skipif(shutil.which("dbus-daemon") is None, reason="dbus-daemon is not installed")
 

@@ -64,7 +64,7 @@ def test_polls_feed_the_state_machine_and_the_callback_hears_transitions():
 
 def test_a_failing_detector_is_logged_once_and_counts_as_inactive(caplog):
     game = ScriptedDetector("steam")
-    monitor, _, seen = monitor_with(BrokenDetector(), game)
+    monitor, _, _seen = monitor_with(BrokenDetector(), game)
     with caplog.at_level(logging.ERROR, logger="core.pause.monitor"):
         monitor.poll_once()
         monitor.poll_once()
@@ -77,7 +77,7 @@ def test_a_failing_detector_is_logged_once_and_counts_as_inactive(caplog):
 
 
 def test_app_snapshots_pause_at_once_and_expire():
-    monitor, clock, seen = monitor_with(resume_after_s=10)
+    monitor, clock, _seen = monitor_with(resume_after_s=10)
     body = {"source": "windows-app", "ttl_s": 5,
             "signals": [{"detector": "windows_fullscreen", "active": True, "reason": "a fullscreen Direct3D game"}]}
     transition = monitor.post_app_snapshot(AppSnapshot.from_json(body))

@@ -16,7 +16,8 @@ def only_this_process() -> set[int]:
 
 def test_exclusive_app_matched_by_its_executable_base_name(tmp_path, start_program):
     process = start_program(tmp_path / LONG_NAME)
-    signal = ExclusiveAppsDetector(["Fake-Game-Launcher-XYZ.exe"], only_this_process).detect()  # any case, .exe tolerated
+    # any case, .exe tolerated
+    signal = ExclusiveAppsDetector(["Fake-Game-Launcher-XYZ.exe"], only_this_process).detect()
     assert signal.active and signal.reason == f"exclusive app: {LONG_NAME}"
     process.kill()
     process.wait(timeout=10)
@@ -69,6 +70,7 @@ def test_steam_client_and_app_id_zero_are_not_games(tmp_path, start_program):
 
 def test_proton_paths_name_the_game_not_proton():
     proton_game = ProcessView(1, "/home/u/.steam/steam/steamapps/common/Proton 8.0/dist/bin/wine64",
-                              ("wine64", "Z:\\home\\u\\.steam\\steamapps\\common\\Cyberpunk 2077\\bin\\Cyberpunk2077.exe"))
+                              ("wine64", "Z:\\home\\u\\.steam\\steamapps\\common\\Cyberpunk 2077\\bin\\"
+                                         "Cyberpunk2077.exe"))
     assert library_game(proton_game) == "Cyberpunk2077.exe"
     assert library_game(ProcessView(2, "/home/u/steamapps/common/SteamLinuxRuntime_sniper/pressure-vessel", ())) is None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ def machine(resume_after_s: float = 120.0) -> tuple[PauseStateMachine, FakeClock
     return PauseStateMachine(resume_after_s=resume_after_s, clock=clock), clock
 
 
-def replay(timeline: Sequence[tuple[float, object]], resume_after_s: float = 120.0) -> list[str]:
+def replay(timeline: Sequence[tuple[float, Any]], resume_after_s: float = 120.0) -> list[str]:
     """Feed each step at its time (seconds from the start); return the state after each step."""
     state_machine, clock = machine(resume_after_s)
     start, states = clock.now, []
@@ -44,7 +45,8 @@ def replay(timeline: Sequence[tuple[float, object]], resume_after_s: float = 120
 
 
 def test_pauses_at_once_and_resumes_only_after_the_grace_period():
-    timeline = [(0, CLEAR), (2, [GAME]), (4, [GAME]), (6, CLEAR), (100, CLEAR), (123, CLEAR), (124, CLEAR)]  # last seen at 4
+    # the game is last seen at 4
+    timeline = [(0, CLEAR), (2, [GAME]), (4, [GAME]), (6, CLEAR), (100, CLEAR), (123, CLEAR), (124, CLEAR)]
     assert replay(timeline) == ["serving", "paused", "paused", "paused", "paused", "paused", "serving"]
 
 

@@ -5,8 +5,13 @@ import sys
 
 import pytest
 
-from core.pause.windows import (QUNS_BUSY, QUNS_PRESENTATION_MODE, QUNS_RUNNING_D3D_FULL_SCREEN,
-                                WindowsFullscreenDetector, signal_from_state)
+from core.pause.windows import (
+    QUNS_BUSY,
+    QUNS_PRESENTATION_MODE,
+    QUNS_RUNNING_D3D_FULL_SCREEN,
+    WindowsFullscreenDetector,
+    signal_from_state,
+)
 
 
 @pytest.mark.parametrize("state, reason", [(QUNS_BUSY, "a fullscreen app"),

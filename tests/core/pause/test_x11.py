@@ -14,8 +14,8 @@ from core.pause.fullscreen import FullscreenWindowDetector
 from core.pause.idle import UserActivityDetector
 
 Xlib = pytest.importorskip("Xlib")
-from Xlib import X, Xatom, display  # noqa: E402
-from Xlib.ext import xtest  # noqa: E402
+from Xlib import X, Xatom, display  # noqa: E402 - once importorskip found it
+from Xlib.ext import xtest  # noqa: E402 - once importorskip found it
 
 pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed (apt-get install xvfb)")
 

@@ -18,9 +18,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, AnyStr
 
 from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead, SupportsWrite
 
 HERE_TAG = next(iter(sys_tags()))  # the most specific tag this interpreter accepts, like a real torch wheel
 FAKE_TORCH = '''__version__ = "2.13.0+cu128"
@@ -69,7 +73,7 @@ class FakeWheel:
                    f"{dist_info}/METADATA": self.metadata.encode(),
                    f"{dist_info}/WHEEL": f"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: {self.tag}\n".encode()}
         record = [f"{name},sha256={_record_hash(data)},{len(data)}" for name, data in entries.items()]
-        entries[f"{dist_info}/RECORD"] = ("\n".join(record + [f"{dist_info}/RECORD,,"]) + "\n").encode()
+        entries[f"{dist_info}/RECORD"] = ("\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n").encode()
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
             for name, data in entries.items():
@@ -91,8 +95,9 @@ def fake_torch(version: str = "2.13.0+cu128", init: str = FAKE_TORCH, requires: 
 def fake_cublas(payload: bytes = b"\x7fELF fake cublas") -> FakeWheel:
     return FakeWheel("nvidia-cublas-cu12", "12.8.4.1",
                      {"nvidia/cublas/__init__.py": "", "nvidia/cublas/lib/libcublas.so.12": payload,
-                      "nvidia/cublas/bin/tool": "#!/bin/sh\n", "nvidia_cublas_cu12-12.8.4.1.data/purelib/cublas_extra.py":
-                      "EXTRA = 1\n", "nvidia_cublas_cu12-12.8.4.1.data/scripts/ignored": "#!/bin/sh\n"},
+                      "nvidia/cublas/bin/tool": "#!/bin/sh\n",
+                      "nvidia_cublas_cu12-12.8.4.1.data/purelib/cublas_extra.py": "EXTRA = 1\n",
+                      "nvidia_cublas_cu12-12.8.4.1.data/scripts/ignored": "#!/bin/sh\n"},
                      requires=["nvidia-cuda-runtime-cu12"], executables=("nvidia/cublas/bin/tool",))
 
 
@@ -138,7 +143,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
         pass
 
-    def copyfile(self, source, outputfile) -> None:  # noqa: ANN001 (file objects)
+    def copyfile(self, source: SupportsRead[AnyStr], outputfile: SupportsWrite[AnyStr]) -> None:
         while chunk := source.read(64 * 1024):
             outputfile.write(chunk)
             time.sleep(self.delay_per_chunk)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from core.runtime.gpu import detect
-from tests.core.server.test_resources import GIB, FakeNVML, FakeNVMLError
+from core.server.resources import GIB
+from tests.core.server.test_resources import FakeNVML, FakeNVMLError
 
 
 class FakeGpuNVML(FakeNVML):
@@ -46,7 +47,11 @@ def test_an_old_driver_is_told_to_update():
 
 def test_a_driver_error_while_reading_is_reported_not_raised():
     nvml = FakeGpuNVML([("A100", (8, 0))])
-    nvml.nvmlDeviceGetCudaComputeCapability = lambda handle: (_ for _ in ()).throw(FakeNVMLError("GPU lost"))
+
+    def lost(handle: object) -> tuple[int, int]:
+        raise FakeNVMLError("GPU lost")
+
+    nvml.nvmlDeviceGetCudaComputeCapability = lost  # type: ignore[method-assign]  # the GPU is lost mid-read
     report = detect(nvml)
     assert report.needed == "cpu" and "GPU lost" in report.reason and nvml.calls == ["init", "shutdown"]
 

@@ -5,7 +5,8 @@ from core.runtime.index import parse_project_page, project_url
 
 PAGE = """<!DOCTYPE html><html><body>
 <a href="/whl/cu128/torch-2.13.0%2Bcu128-cp311-cp311-manylinux_2_28_x86_64.whl#sha256=abc123"
-   data-dist-info-metadata="sha256=def456" data-requires-python="&gt;=3.10">torch-2.13.0+cu128-cp311-cp311-manylinux_2_28_x86_64.whl</a><br/>
+   data-dist-info-metadata="sha256=def456"
+   data-requires-python="&gt;=3.10">torch-2.13.0+cu128-cp311-cp311-manylinux_2_28_x86_64.whl</a><br/>
 <a href="files/old.whl" data-core-metadata="true" data-yanked="">torch-1.0.0-py3-none-any.whl</a>
 <a href="https://elsewhere.example/x.whl#md5=ff"></a>
 </body></html>"""

@@ -14,7 +14,7 @@ def test_full_cache_answers_busy_at_once_and_waits_when_asked():
     async def scenario() -> None:
         admission = Admission(CacheBudget(100), max_alloc_timeout=5.0)
         await admission.admit(80, 0)
-        with pytest.raises(WireError, match="^busy: "):
+        with pytest.raises(WireError, match=r"^busy: "):
             await admission.admit(30, 0)
         waiting = asyncio.create_task(admission.admit(30, 2.0))
         await asyncio.sleep(0.05)
@@ -31,7 +31,7 @@ def test_alloc_timeout_is_capped_by_the_server():
         await admission.admit(10, 0)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        with pytest.raises(WireError, match="^busy: "):
+        with pytest.raises(WireError, match=r"^busy: "):
             await admission.admit(5, 60)
         return loop.time() - started
 
@@ -45,9 +45,9 @@ def test_draining_refuses_new_and_waiting_sessions():
         waiting = asyncio.create_task(admission.admit(5, 10))
         await asyncio.sleep(0.05)
         admission.draining.set()
-        with pytest.raises(WireError, match="^draining: "):
+        with pytest.raises(WireError, match=r"^draining: "):
             await asyncio.wait_for(waiting, 1)
-        with pytest.raises(WireError, match="^draining: "):
+        with pytest.raises(WireError, match=r"^draining: "):
             await admission.admit(1, 0)
         admission.budget.release(10)
         await asyncio.sleep(0.05)

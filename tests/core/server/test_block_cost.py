@@ -14,8 +14,8 @@ from core.server.quantize import module_bytes, quantize_block
 from tests.helpers.block_spans import span_of
 from tests.helpers.tiny_models import ARCHITECTURES, TINY_LLAMA, tiny_config, tiny_model
 
-SMOLLM2 = dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
-               num_key_value_heads=3, vocab_size=49152)
+SMOLLM2: dict[str, Any] = {"hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
+                           "num_attention_heads": 9, "num_key_value_heads": 3, "vocab_size": 49152}
 
 
 def real_block_bytes(config: LlamaConfig, dtype: torch.dtype) -> int:

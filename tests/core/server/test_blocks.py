@@ -1,6 +1,8 @@
 """A server's BlockSpan computes what transformers' own model computes, for every RoPE variant."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from transformers import LlamaConfig, MistralConfig
@@ -8,7 +10,7 @@ from transformers import LlamaConfig, MistralConfig
 from tests.helpers.block_spans import reference_and_span
 from tests.helpers.tiny_models import TINY_LLAMA
 
-ROPE_VARIANTS = {
+ROPE_VARIANTS: dict[str, dict[str, Any]] = {
     "default": {"rope_type": "default", "rope_theta": 10000.0},
     "linear": {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0},
     "dynamic": {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 10000.0},

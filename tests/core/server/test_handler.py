@@ -33,7 +33,9 @@ def _servicer(span: BlockSpan, chunk: int) -> tuple[BlockServicer, list[int]]:
             return span.forward(hidden, *args)
 
     limits = ServerLimits(8192, 64, 65536, 300.0, 1800.0, prefill_chunk_tokens=chunk)
-    return BlockServicer(Recording(), "tiny", limits, None, Admission(CacheBudget(10**6), 0.0)), lengths
+    servicer = BlockServicer(Recording(), "tiny", limits, None,  # type: ignore[arg-type]  # a span that records
+                             Admission(CacheBudget(10**6), 0.0))
+    return servicer, lengths
 
 
 def _prefill(servicer: BlockServicer, span: BlockSpan, hidden: torch.Tensor) -> tuple[torch.Tensor, _Session]:
@@ -67,7 +69,8 @@ def test_cache_budget_follows_a_move_to_a_span_of_another_size():
 
     span = MovingSpan()
     limits = ServerLimits(8192, 64, 65536, 300.0, 1800.0)
-    servicer = BlockServicer(span, "tiny", limits, None, Admission(CacheBudget(4 * 100), 0.0))  # 100 per block
+    servicer = BlockServicer(span, "tiny", limits, None,  # type: ignore[arg-type]  # a span that moves on demand
+                             Admission(CacheBudget(4 * 100), 0.0))  # 100 per block
     try:
         servicer.admission.budget.used = 40
         assert servicer.cache_tokens_free == 90

@@ -22,8 +22,8 @@ from tests.helpers.tiny_models import tiny_config, tiny_model
 
 ROOT = Path(__file__).resolve().parents[3]
 # Odd row counts and a weight count that is not a multiple of the nf4 block size (64): the layout's edges.
-SHAPE = dict(hidden_size=192, intermediate_size=520, num_hidden_layers=2, num_attention_heads=6,
-             num_key_value_heads=2, vocab_size=100)
+SHAPE: dict[str, Any] = {"hidden_size": 192, "intermediate_size": 520, "num_hidden_layers": 2, "num_attention_heads": 6,
+             "num_key_value_heads": 2, "vocab_size": 100}
 # Relative error of a quantized layer's output: nf4 keeps 4 bits, int8 8 bits per weight.
 TOLERANCE = {"int8": 0.02, "nf4": 0.15}
 # Experts given the weights their quantized layers compute with: int8 still rounds activations (LLM.int8), nf4

@@ -9,8 +9,14 @@ from transformers import LlamaConfig
 
 from core.models import family_for
 from core.server.blocks import BlockSpan
-from core.server.throughput import (Throughput, cache_path, compute_throughput, link_speed_mbps,
-                                    measure_steps_per_second, network_throughput)
+from core.server.throughput import (
+    Throughput,
+    cache_path,
+    compute_throughput,
+    link_speed_mbps,
+    measure_steps_per_second,
+    network_throughput,
+)
 from tests.helpers.tiny_models import TINY_LLAMA
 
 

@@ -29,7 +29,8 @@ def test_signed_request_and_response_validate():
     async def scenario():
         member = SecretDhtAuthorizer(SECRET)
         request = await _signed(member)
-        assert await SecretDhtAuthorizer(SECRET).validate_request(dht_pb2.FindRequest.FromString(request.SerializeToString()))
+        received = dht_pb2.FindRequest.FromString(request.SerializeToString())
+        assert await SecretDhtAuthorizer(SECRET).validate_request(received)
         response = dht_pb2.FindResponse()
         await member.sign_response(response, request)
         assert await member.validate_response(dht_pb2.FindResponse.FromString(response.SerializeToString()), request)

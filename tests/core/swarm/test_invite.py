@@ -107,3 +107,12 @@ def test_thousand_random_and_mutated_tokens_are_refused_clearly():
         message = str(refused.value)
         assert isinstance(refused.value, InviteError) and len(message) > 30, (candidate, message)
         assert SECRET.hex() not in message
+
+
+def test_an_invite_pointing_at_a_link_local_address_is_refused_when_joining():
+    """A hostile invite must not make joiners dial internal targets such as a cloud metadata service."""
+    metadata = "/ip4/169.254.169.254/tcp/80/p2p/QmNdqFQH7dzMHK9mESdG5Ly1FkRi7JqoE5ymJi3BupykL2"
+    token = encode_invite(make_invite("team", "private-0123456789abcdef", SECRET, (metadata,), 3600.0))
+    with pytest.raises(InviteError, match=r"does not dial.*link-local"):
+        decode_invite(token)
+    assert decode_invite(token, allow_link_local=True).initial_peers == (metadata,)

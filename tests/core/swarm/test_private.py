@@ -112,9 +112,11 @@ def test_supervisor_keeps_secrets_in_memory_only(homes):
 
 def test_a_damaged_store_is_a_clear_error(homes):
     path = homes("owner") / "swarms.json"
-    for text in ("{not json", '{"swarms": [{"name": "x"}]}', '{"swarms": [{"name": "x", "namespace": "n", "expires_at": "soon"}]}'):
+    damaged = ("{not json", '{"swarms": [{"name": "x"}]}',
+               '{"swarms": [{"name": "x", "namespace": "n", "expires_at": "soon"}]}')
+    for text in damaged:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        with pytest.raises(UserFacingError, match="swarms.json is damaged"):
+        with pytest.raises(UserFacingError, match=r"swarms\.json is damaged"):
             private.list_swarms()
     path.unlink()

@@ -11,8 +11,17 @@ from hivemind.utils import MSGPackSerializer, get_dht_time
 
 from core import PROTOCOL_VERSION, __version__
 from core.swarm.identity import Identity, peer_id_from_public_key
-from core.swarm.records import (IncompatibleVersion, ModelIndexRecord, RecordError, ServerRecord,
-                                ServerRecordValidator, check_owner, owner_public_key, parse_record, record_validators)
+from core.swarm.records import (
+    IncompatibleVersion,
+    ModelIndexRecord,
+    RecordError,
+    ServerRecord,
+    ServerRecordValidator,
+    check_owner,
+    owner_public_key,
+    parse_record,
+    record_validators,
+)
 
 
 @pytest.fixture(scope="module")
@@ -349,7 +358,7 @@ def test_validator_rejects_unsigned_foreign_or_malformed_model_index_records(ide
 def test_signed_model_index_record_through_the_composite_validator(identity, other_identity):
     signer = CompositeValidator(record_validators(RSASignatureValidator(identity.private_key)))
     reader = CompositeValidator(record_validators(RSASignatureValidator(other_identity.private_key)))
-    unsigned = dht_record(MSGPackSerializer.dumps(owner_subkey(identity)), MSGPackSerializer.dumps(index_value(identity)),
-                          key=b"tiny/models")
+    unsigned = dht_record(MSGPackSerializer.dumps(owner_subkey(identity)),
+                          MSGPackSerializer.dumps(index_value(identity)), key=b"tiny/models")
     assert reader.validate(dataclasses.replace(unsigned, value=signer.sign_value(unsigned)))
     assert not reader.validate(unsigned)

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
+from typing import ClassVar
 
 import keyring
 import pytest
@@ -16,7 +17,15 @@ from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
 from core.errors import UserFacingError
-from core.swarm.secrets import SERVICE, KeyringSecrets, KeyringUnavailable, MemorySecrets, decode_secret, encode_secret, os_keyring
+from core.swarm.secrets import (
+    SERVICE,
+    KeyringSecrets,
+    KeyringUnavailable,
+    MemorySecrets,
+    decode_secret,
+    encode_secret,
+    os_keyring,
+)
 
 SECRET = os.urandom(32)
 
@@ -25,7 +34,7 @@ class _PlaintextDict(KeyringBackend):
     """Stands in for a plaintext-file backend (keyrings.alt): it works, but must be refused."""
 
     priority = 1
-    values: dict = {}
+    values: ClassVar[dict[tuple[str, str], str]] = {}
 
     def get_password(self, service, username):
         return self.values.get((service, username))
@@ -38,7 +47,7 @@ class _PlaintextDict(KeyringBackend):
 
 
 class _EmptyChainer(chainer.ChainerBackend):
-    backends = []
+    backends: ClassVar[list[KeyringBackend]] = []
 
 
 @pytest.fixture
