@@ -66,7 +66,7 @@ class ClientParts(nn.Module):
     """What the client holds before and after the blocks, named as in transformers' models: the embedding, a
     post-process of every input embedding (BLOOM's layer norm, else None) and the final norm."""
 
-    def __init__(self, embed_tokens: nn.Module, embedding_norm: nn.Module | None, norm: nn.Module):
+    def __init__(self, embed_tokens: nn.Embedding, embedding_norm: nn.Module | None, norm: nn.Module):
         super().__init__()
         self.embed_tokens = embed_tokens
         self.embedding_norm = embedding_norm

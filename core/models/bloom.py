@@ -22,7 +22,7 @@ def layer_norm(config: PretrainedConfig) -> torch.nn.Module:
     return torch.nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
 
 
-def word_embedding(config: PretrainedConfig) -> torch.nn.Module:
+def word_embedding(config: PretrainedConfig) -> torch.nn.Embedding:
     return torch.nn.Embedding(config.vocab_size, config.hidden_size)
 
 

@@ -93,7 +93,7 @@ def rms_norm(norm_class: type[torch.nn.Module]) -> Callable[[PretrainedConfig], 
     return lambda config: norm_class(config.hidden_size, eps=config.rms_norm_eps)
 
 
-def plain_embedding(config: PretrainedConfig) -> torch.nn.Module:
+def plain_embedding(config: PretrainedConfig) -> torch.nn.Embedding:
     return torch.nn.Embedding(config.vocab_size, config.hidden_size)
 
 

@@ -76,8 +76,9 @@ class ModelFamily:
     attention_kinds: Callable[[PretrainedConfig], tuple[str, ...]]
     # The key/value heads one token adds to a block's cache, and their size (what cache budgets count).
     cache_heads_and_dim: Callable[[PretrainedConfig], tuple[int, int]]
-    # The client's parts. The embedding is the architecture's own module (Gemma's multiplies by sqrt(hidden)).
-    build_embedding: Callable[[PretrainedConfig], torch.nn.Module]
+    # The client's parts. The embedding is the architecture's own nn.Embedding (Gemma's multiplies by
+    # sqrt(hidden)), whose weight a tied head shares.
+    build_embedding: Callable[[PretrainedConfig], torch.nn.Embedding]
     build_norm: Callable[[PretrainedConfig], torch.nn.Module]
     # A module the client applies to every input embedding before the first block (BLOOM's layer norm), or None.
     build_embedding_norm: Callable[[PretrainedConfig], torch.nn.Module | None]

@@ -23,10 +23,10 @@ from transformers.models.gemma2.modeling_gemma2 import (
 from core.models.decoder import standard_family
 
 
-def scaled_embedding(embedding_class: Callable[..., torch.nn.Module]) -> Callable[[PretrainedConfig],
-                                                                                    torch.nn.Module]:
+def scaled_embedding(embedding_class: Callable[..., torch.nn.Embedding]) -> Callable[[PretrainedConfig],
+                                                                                       torch.nn.Embedding]:
     """Gemma's embedding, which multiplies by sqrt(hidden size) in the weights' dtype, as its models build it."""
-    def build(config: PretrainedConfig) -> torch.nn.Module:
+    def build(config: PretrainedConfig) -> torch.nn.Embedding:
         scale = config.hidden_size**0.5
         embedding = embedding_class(config.vocab_size, config.hidden_size, config.pad_token_id, embed_scale=scale)
         # The client builds its parts on the meta device and loads the weight; the scale is no checkpoint tensor
