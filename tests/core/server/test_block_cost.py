@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 import torch
 from transformers import LlamaConfig
+from transformers.cache_utils import DynamicLayer
 
 from core.errors import UserFacingError
 from core.models import family_for
@@ -101,5 +102,7 @@ def test_the_cache_estimate_per_token_is_what_a_real_block_caches(name):
     span = span_of(model, 0, 1)
     cache = span.new_cache()
     span.forward(torch.randn(1, 3, model.config.hidden_size), 0, 1, cache, 0)
-    keys, values = cache.layers[0].keys, cache.layers[0].values
+    layer = cache.layers[0]
+    assert isinstance(layer, DynamicLayer)  # full or sliding-window attention: both keep keys and values
+    keys, values = layer.keys, layer.values
     assert kv_bytes_per_token(model.config, "float32") * 3 == keys.numel() * 4 + values.numel() * 4
