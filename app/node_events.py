@@ -5,7 +5,6 @@ the node renamed fails here, loudly, instead of deep inside a widget. The stream
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 
@@ -14,22 +13,15 @@ from PySide6.QtNetwork import QNetworkReply
 
 from app.api_client import NodeApi
 from app.sse import SseParser
-from core.events import Event, ServingChanged, SettingsChanged
+from core.events import Event, ServingChanged, SettingsChanged, event_from_object
 
 logger = logging.getLogger(__name__)
 
-_TYPES: dict[str, type[Event]] = {ServingChanged.name: ServingChanged, SettingsChanged.name: SettingsChanged}
-
 
 def parse_node_event(data: str) -> Event | None:
-    """The typed event of one SSE data payload; None for events this app does not know."""
+    """The typed event of one SSE data payload; None for events this app does not know (ValueError: malformed)."""
     payload = json.loads(data)
-    event_type = _TYPES.get(payload.get("event", ""))
-    if event_type is None:
-        return None
-    declared = {field.name for field in dataclasses.fields(event_type)}
-    # A newer node may add fields (ignored); a missing field raises TypeError.
-    return event_type(**{key: value for key, value in payload.items() if key in declared})
+    return event_from_object(payload) if isinstance(payload, dict) else None
 
 
 class NodeEvents(QObject):

@@ -19,6 +19,7 @@ import psutil
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.runtime.child import JsonLineChild
+from core.events import Event, Failed, NodeReady
 from core.launcher import stop_group
 from core.node.api_token import read_node_info
 
@@ -83,7 +84,7 @@ class NodeSupervisor(QObject):
         self.swarm, self.new_swarm = swarm, new_swarm
         child = JsonLineChild(self.command_args(), parent=self, thread_prefix="meadow-node",
                               stderr_lines=STDERR_LINES)
-        child.received.connect(self.on_child_event)
+        child.event_received.connect(self.on_child_event)
         child.finished.connect(self.on_child_exited)
         child.start()
         self.process, self.stderr_tail = child.process, child.stderr_tail
@@ -132,16 +133,16 @@ class NodeSupervisor(QObject):
         if callable(then):
             then()
 
-    def on_child_event(self, event: dict) -> None:
+    def on_child_event(self, event: Event) -> None:
         if not self._from_current_child():
             return  # a node we already replaced
-        if event.get("event") == "ready" and "api" in event:
+        if isinstance(event, NodeReady):
             self._ready_deadline.stop()
-            token = Path(event["token_file"]).read_text(encoding="ascii").strip()
+            token = Path(event.token_file).read_text(encoding="ascii").strip()
             self.state = NodeState.RUNNING
-            self.ready.emit(event["api"], token)
-        elif event.get("event") == "error":
-            self.stderr_tail.append(str(event.get("message", "")))
+            self.ready.emit(event.api, token)
+        elif isinstance(event, Failed):
+            self.stderr_tail.append(event.message)
 
     def on_child_exited(self, code: int, _stderr: str) -> None:
         current = self._from_current_child()

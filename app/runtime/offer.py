@@ -131,7 +131,7 @@ class CudaOffer(QObject):
             return  # a check is already running; its answer comes
         self._at_start = at_start
         self._reader = JsonLineChild(["runtime", "status", "--json"], self.env, self)
-        self._reader.received.connect(self.on_status_read)
+        self._reader.answer_received.connect(self.on_status_read)
         self._reader.finished.connect(self.on_status_finished)
         self._reader.start()
 

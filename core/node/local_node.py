@@ -12,9 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from core.child_output import ChildOutput
 from core.errors import UserFacingError
-from core.events import parse_event
+from core.events import NodeReady
 from core.launcher import spawn, stop_group
+
+READY_TIMEOUT = 300.0  # a first start loads the model's client part and may wait for a slow disk
 
 
 class NodeApi:
@@ -59,16 +62,12 @@ def start_node(command: list[str]) -> tuple[subprocess.Popen[str], NodeApi]:
     """Start `meadow node <command>` (stderr shared with ours) and wait for its ready event."""
     print("Starting a local Meadow node ...", file=sys.stderr)
     node = spawn(["node", *command], stderr=None)
-    assert node.stdout is not None
-    for line in node.stdout:
-        event = parse_event(line) or {}
-        if event.get("event") == "ready":
-            return node, NodeApi(event["api"], Path(event["token_file"]).read_text().strip())
-        if event.get("event") == "error":
-            stop_group(node)
-            raise UserFacingError(f"The node did not start: {event['message']}")
-    stop_group(node)
-    raise UserFacingError("The node exited before it was ready; see its log in the data dir")
+    try:
+        ready = ChildOutput(node, "meadow-node").start().wait_for(NodeReady, READY_TIMEOUT)
+    except (UserFacingError, TimeoutError) as error:
+        stop_group(node)
+        raise UserFacingError(f"The node did not start: {error}. Its log is in the data dir.") from None
+    return node, NodeApi(ready.api, Path(ready.token_file).read_text().strip())
 
 
 def wait_until_served(api: NodeApi, timeout: float) -> None:

@@ -10,12 +10,12 @@ import logging
 import subprocess
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core.events import parse_event
+from core.child_output import ChildOutput
+from core.events import Event, Failed, Loading, Ready, ServerMoved, ServerReady
 from core.launcher import spawn, stop_group
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class ServerSupervisor:
         self._status = ServingStatus(since=time.time())
         self._child: subprocess.Popen[str] | None = None
         self._child_started = 0.0
-        self._stderr: deque[str] = deque(maxlen=20)
+        self._output: ChildOutput | None = None
         self._last_error = ""
         self._want_running = False
         self._backoff = 1.0
@@ -96,39 +96,24 @@ class ServerSupervisor:
         args, stdin_text = self._command()
         child = spawn(args, stdin_text=stdin_text)  # forked by a long-lived thread: see core/launcher.py
         self._child, self._child_started = child, time.monotonic()
-        self._stderr.clear()
         self._last_error = ""
         self._set(state="starting", reason=reason, pid=child.pid, blocks=None, peer_id=None)
-        threading.Thread(target=self._read_events, args=(child,), daemon=True, name="meadow-server-events").start()
-        threading.Thread(target=self._read_stderr, args=(child,), daemon=True, name="meadow-server-stderr").start()
+        self._output = ChildOutput(child, "meadow-server", on_event=lambda event: self._on_event(child, event),
+                                   on_exit=lambda code: self._on_exit(child, code)).start()
 
-    def _read_events(self, child: subprocess.Popen[str]) -> None:
-        assert child.stdout is not None
-        for line in child.stdout:
-            event = parse_event(line)
-            if event is not None:
-                self._on_event(child, event)
-        code = child.wait()
-        self._on_exit(child, code)
-
-    def _read_stderr(self, child: subprocess.Popen[str]) -> None:
-        assert child.stderr is not None
-        for line in child.stderr:
-            with self._lock:
-                self._stderr.append(line.rstrip())
-
-    def _on_event(self, child: subprocess.Popen[str], event: dict[str, Any]) -> None:
+    def _on_event(self, child: subprocess.Popen[str], event: Event) -> None:
         with self._lock:
             if child is not self._child:
                 return
-            kind = event.get("event")
-            if kind == "loading":
-                self._set(reason=f"loading weights {event.get('done')}/{event.get('total')}")
-            elif kind in ("ready", "moved"):
-                self._set(state="serving", reason="", blocks=_blocks(event.get("blocks")),
-                          peer_id=event.get("peer_id", self._status.peer_id))
-            elif kind == "error":
-                self._last_error = str(event.get("message", ""))[:500]
+            if isinstance(event, Loading):
+                self._set(reason=f"loading weights {event.done}/{event.total}")
+            elif isinstance(event, ServerReady | ServerMoved):
+                peer_id = event.peer_id if isinstance(event, ServerReady) else self._status.peer_id
+                self._set(state="serving", reason="", blocks=list(event.blocks), peer_id=peer_id)
+            elif isinstance(event, Ready):  # a child that serves no blocks (the tests' cheap stand-in: a DHT)
+                self._set(state="serving", reason="", blocks=None, peer_id=event.peer_id)
+            elif isinstance(event, Failed):
+                self._last_error = event.message[:500]
                 self._set(reason=self._last_error)
 
     def _on_exit(self, child: subprocess.Popen[str], code: int) -> None:
@@ -136,7 +121,8 @@ class ServerSupervisor:
             if child is not self._child:
                 return  # stopped on purpose
             self._child = None
-            detail = self._last_error or (self._stderr[-1] if self._stderr else "")
+            tail = self._output.stderr_tail if self._output is not None else ()
+            detail = self._last_error or (tail[-1].strip() if tail else "")
             if time.monotonic() - self._child_started > STABLE_SECONDS:
                 self._backoff = 1.0
             delay = self._backoff
@@ -169,9 +155,3 @@ class ServerSupervisor:
             self._on_change(self._status)
         except Exception:  # a broken listener must not break supervision
             logger.exception("Serving status listener failed")
-
-
-def _blocks(value: object) -> list[int] | None:
-    if isinstance(value, list) and len(value) == 2 and all(isinstance(item, int) for item in value):
-        return list(value)
-    return None

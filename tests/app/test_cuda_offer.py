@@ -14,6 +14,7 @@ from app.node_supervisor import NodeState, NodeSupervisor
 from app.runtime.decision import describe_no_offer, describe_offer, fetch_would_help, should_offer_at_start
 from app.runtime.install_dialog import CudaInstallDialog
 from app.runtime.offer import CudaOffer
+from core.events import Downloading, Event
 from core.runtime.command import status
 from tests.core.runtime.cli_runs import environment
 from tests.core.runtime.fake_index import fake_cublas, fake_cudart, fake_torch, serve_directory, write_index
@@ -98,9 +99,9 @@ def test_accepting_fetches_with_progress_then_restarts_the_supervised_node(qtbot
     steps: list[tuple[str, str]] = []  # each event the dialog handled, and what it said then
     handle = CudaInstallDialog.on_child_event
 
-    def on_child_event(dialog: CudaInstallDialog, event: dict) -> None:
+    def on_child_event(dialog: CudaInstallDialog, event: Event) -> None:
         handle(dialog, event)
-        steps.append((event["event"], dialog.step.text()))
+        steps.append((event.event, dialog.step.text()))
 
     monkeypatch.setattr(CudaInstallDialog, "on_child_event", on_child_event)
     offer.consider(GPU, at_start=True)
@@ -132,12 +133,12 @@ def test_cancel_mid_download_leaves_nothing(qtbot, tmp_path, index_url, runtime_
     home = tmp_path / "home"
     dialog = CudaInstallDialog("cu128", environment(home), index_url)
 
-    def cancel_mid_download(event: dict) -> None:
-        if event.get("event") == "downloading" and "cublas" in event["file"] and event["done"] > 0:
+    def cancel_mid_download(event: Event) -> None:
+        if isinstance(event, Downloading) and "cublas" in event.file and event.done > 0:
             assert any(path.name.startswith(".staging-") for path in (home / "runtime").iterdir())
             dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()
 
-    dialog.child.received.connect(cancel_mid_download)
+    dialog.child.event_received.connect(cancel_mid_download)
     dialog.start()
     qtbot.waitUntil(lambda: dialog.outcome != "running", timeout=30_000)
     assert dialog.outcome == "cancelled" and "nothing was installed" in dialog.step.text()

@@ -30,7 +30,7 @@ def friend_swarm(tmp_path_factory):
     bootstrap = MeadowProcess(spawn(["dht", "--swarm", SWARM, "--new-swarm"],
                                     env={**os.environ, "MEADOW_HOME": str(home)}), ["dht"])
     try:
-        bootstrap.ready = bootstrap.wait_for("ready", 60)
+        bootstrap.wait_ready(60)
         token = run_cli(["invite", "create", "--swarm", SWARM, "--initial-peers", *bootstrap.multiaddrs],
                         home).strip().splitlines()[-1]
         yield token

@@ -20,9 +20,9 @@ def test_sse_parser_handles_split_chunks_comments_and_multiline_data():
     assert parser.feed(b": 1}\n\ndata: x\r\ndata: y\n\n") == ['{"a": 1}', "x\ny"]
 
 
-def test_node_events_become_typed_dataclasses():
+def test_node_events_become_typed_events():
     event = parse_node_event('{"event": "serving", "state": "paused", "reason": "r", "pid": null, '
-                             '"model": "m", "blocks": null, "added_later": 1}')
+                             '"model": "m", "blocks": null}')
     assert event == ServingChanged(state="paused", reason="r", pid=None, model="m", blocks=None)
     assert parse_node_event('{"event": "something-new"}') is None
 

@@ -7,14 +7,17 @@ from pathlib import Path
 
 import httpx
 
+from core.events import NodeReady
 from tests.helpers.processes import MeadowProcess
 
 
 class NodeHandle:
     def __init__(self, process: MeadowProcess):
         self.process = process
-        self.api: str = process.ready["api"]
-        self.token = Path(process.ready["token_file"]).read_text().strip()
+        assert isinstance(process.ready, NodeReady), "a node announces its API in its ready event"
+        self.ready = process.ready
+        self.api = process.ready.api
+        self.token = Path(process.ready.token_file).read_text().strip()
         self.http = httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {self.token}"}, timeout=120)
 
     @classmethod

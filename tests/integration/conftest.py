@@ -30,7 +30,7 @@ def start_servers(model: str, spans: list[tuple[int, int]], namespace: str, init
         for start, end in spans
     ]
     for server in servers:
-        server.ready = server.wait_for("ready", 180)
+        server.wait_ready(180)
     return servers
 
 
