@@ -10,7 +10,7 @@ import logging
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 
-from app.api_client import NodeApi
+from app.api_client import NodeConnection
 from app.status_model import StatusModel
 from app.tray_state import TrayState, headline, tray_state
 
@@ -22,7 +22,7 @@ class AppActions(QObject):
 
     message = Signal(str, str)  # title, text: a user-facing failure to show
 
-    def __init__(self, api: NodeApi, status: StatusModel, parent: QObject | None = None):
+    def __init__(self, api: NodeConnection, status: StatusModel, parent: QObject | None = None):
         super().__init__(parent)
         self.api = api
         self.status = status

@@ -56,8 +56,9 @@ def network_message(reply: QNetworkReply) -> str:
     return f"Could not reach the Meadow node: {reply.errorString()}"
 
 
-class NodeApi(QObject):
-    """The node's address and token, and requests to it."""
+class NodeConnection(QObject):
+    """The app's connection to the node: its address and token, and asynchronous requests to it on Qt's network
+    stack (core.node.local_node.NodeClient is the terminal commands' blocking client)."""
 
     endpoint_changed = Signal()
 

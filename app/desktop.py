@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
 
 from app.actions import AppActions
-from app.api_client import NodeApi
+from app.api_client import NodeConnection
 from app.autostart import set_start_at_login
 from app.chat.store import ConversationStore
 from app.chat.window import ChatWindow
@@ -33,7 +33,7 @@ DialogT = TypeVar("DialogT", bound=QWidget)
 class DesktopApp(QObject):
     """Built by app.main.build (the composition root); `tray` is None where no tray host runs."""
 
-    def __init__(self, api: NodeApi, supervisor: NodeSupervisor, events: NodeEvents, status: StatusModel,
+    def __init__(self, api: NodeConnection, supervisor: NodeSupervisor, events: NodeEvents, status: StatusModel,
                  actions: AppActions, store: ConversationStore, tray: Tray | None, reporter: PauseReporter,
                  cuda_offer: CudaOffer):
         super().__init__()

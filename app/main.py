@@ -12,7 +12,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from app.actions import AppActions
-from app.api_client import NodeApi
+from app.api_client import NodeConnection
 from app.chat.store import ConversationStore
 from app.desktop import DesktopApp
 from app.node_events import NodeEvents
@@ -35,7 +35,7 @@ def build(node_args: list[str] | None = None, use_tray: bool | None = None,
           detectors: list[Detector] | None = None) -> DesktopApp:
     """Wire the app's parts; `use_tray` None asks Qt whether a tray host runs; `detectors` None means this
     platform's (app.pause_reporter)."""
-    api = NodeApi()
+    api = NodeConnection()
     supervisor = NodeSupervisor(extra_args=node_args)
     events = NodeEvents(api)
     status = StatusModel(api, events)

@@ -11,7 +11,7 @@ import logging
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtNetwork import QNetworkReply
 
-from app.api_client import NodeApi
+from app.api_client import NodeConnection
 from app.sse import SseParser
 from core.events import Event, ServingChanged, SettingsChanged, event_from_object
 
@@ -28,7 +28,7 @@ class NodeEvents(QObject):
     serving_changed = Signal(object)  # ServingChanged
     settings_changed = Signal(object)  # SettingsChanged
 
-    def __init__(self, api: NodeApi, reconnect_ms: int = 2000, parent: QObject | None = None):
+    def __init__(self, api: NodeConnection, reconnect_ms: int = 2000, parent: QObject | None = None):
         super().__init__(parent)
         self.api = api
         self._reply: QNetworkReply | None = None

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.api_client import NodeApi
+from app.api_client import NodeConnection
 from app.resources import ERROR_STYLE
 from app.setting_editors import SettingEditor
 
@@ -30,7 +30,7 @@ GENERAL = ("app.", "pause.enabled", "pause.exclusive_apps", "pause.idle_only", "
 class SettingsDialog(QDialog):
     saved = Signal(list)  # the changed keys
 
-    def __init__(self, api: NodeApi, parent: QWidget | None = None):
+    def __init__(self, api: NodeConnection, parent: QWidget | None = None):
         super().__init__(parent)
         self.api = api
         self.editors: dict[str, SettingEditor] = {}

@@ -7,7 +7,7 @@ from collections import deque
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.api_client import NodeApi
+from app.api_client import NodeConnection
 from app.node_events import NodeEvents
 
 logger = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ class StatusModel(QObject):
 
     status_changed = Signal(object)  # dict | None
 
-    def __init__(self, api: NodeApi, events: NodeEvents, poll_ms: int = 2000, parent: QObject | None = None):
+    def __init__(self, api: NodeConnection, events: NodeEvents, poll_ms: int = 2000, parent: QObject | None = None):
         super().__init__(parent)
         self.api = api
         self.status: dict | None = None

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.api_client import NodeApi
+from app.api_client import NodeConnection
 from app.chat.conversation_list import ConversationList
 from app.chat.options import ChatOptions
 from app.chat.store import DEFAULT_TITLE, Conversation, ConversationStore, Message
@@ -34,7 +34,7 @@ PUBLIC_NOTE = ("You are in the public swarm: the computers that run your prompt 
 
 
 class ChatWindow(QMainWindow):
-    def __init__(self, api: NodeApi, status: StatusModel, store: ConversationStore, parent: QWidget | None = None):
+    def __init__(self, api: NodeConnection, status: StatusModel, store: ConversationStore, parent: QWidget | None = None):
         super().__init__(parent)
         self.api, self.status, self.store = api, status, store
         self.conversation: Conversation | None = None

@@ -20,8 +20,9 @@ from core.launcher import spawn, stop_group
 READY_TIMEOUT = 300.0  # a first start loads the model's client part and may wait for a slow disk
 
 
-class NodeApi:
-    """The few calls the terminal chat makes to a node's local API."""
+class NodeClient:
+    """A blocking client of a node's local API, for the terminal commands (chat, self-test); the app has its own
+    asynchronous one (app.api_client.NodeConnection)."""
 
     def __init__(self, api: str, token: str):
         self.api = api
@@ -58,7 +59,7 @@ class NodeApi:
                     yield choice.get("delta", {}).get("content") or ""
 
 
-def start_node(command: list[str]) -> tuple[subprocess.Popen[str], NodeApi]:
+def start_node(command: list[str]) -> tuple[subprocess.Popen[str], NodeClient]:
     """Start `meadow node <command>` (stderr shared with ours) and wait for its ready event."""
     print("Starting a local Meadow node ...", file=sys.stderr)
     node = spawn(["node", *command], stderr=None)
@@ -67,10 +68,10 @@ def start_node(command: list[str]) -> tuple[subprocess.Popen[str], NodeApi]:
     except (UserFacingError, TimeoutError) as error:
         stop_group(node)
         raise UserFacingError(f"The node did not start: {error}. Its log is in the data dir.") from None
-    return node, NodeApi(ready.api, Path(ready.token_file).read_text().strip())
+    return node, NodeClient(ready.api, Path(ready.token_file).read_text().strip())
 
 
-def wait_until_served(api: NodeApi, timeout: float) -> None:
+def wait_until_served(api: NodeClient, timeout: float) -> None:
     """Show the server's progress until every block of some model is served (or the node says why not)."""
     deadline, shown = time.monotonic() + timeout, ""
     while time.monotonic() < deadline:

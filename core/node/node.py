@@ -34,14 +34,14 @@ class Node:
     a user pause, a game and "donation off" are weighed in one place."""
 
     def __init__(self, settings: Settings, overrides: list[str], hub: EventHub, supervisor: ServerSupervisor,
-                 pool: ModelPool, conversations: Conversations, swarm: SwarmView, stats: ServerStatsReader):
+                 pool: ModelPool, conversations: Conversations, swarm_view: SwarmView, stats: ServerStatsReader):
         self.settings = settings
         self.overrides = overrides
         self.hub = hub
         self.supervisor = supervisor
         self.pool = pool
         self.conversations = conversations
-        self.swarm = swarm
+        self.swarm_view = swarm_view
         self.stats = stats
         self.started = time.time()
         self.monitor: PauseMonitor | None = None
@@ -97,8 +97,8 @@ class Node:
         decision = self._decision()
         return {
             "node": {"pid": os.getpid(), "version": __version__, "uptime_s": round(time.time() - self.started, 1)},
-            "swarm": self.swarm.describe(),
-            "models": self.swarm.coverage(),
+            "swarm": self.swarm_view.describe(),
+            "models": self.swarm_view.coverage(),
             "serving": self._serving_status(decision),
             "pause": self._pause_status(decision),
             "sessions": {"open": self.conversations.open_count},

@@ -26,7 +26,7 @@ from core.node.api_token import clear_node_info, ensure_api_token, token_path, w
 from core.node.control_api import ControlApi
 from core.node.conversations import Conversations
 from core.node.event_hub import EventHub
-from core.node.generation import Generator
+from core.node.generation import RequestRunner
 from core.node.http_app import build_app
 from core.node.model_pool import ModelPool
 from core.node.node import Node
@@ -120,12 +120,11 @@ def _compose(settings: Settings, overrides: list[str], swarm: SwarmSelection, dh
 
 
 def _routes(node: Node) -> list[Route]:
-    generator = Generator(node.conversations)
-    openai = OpenAIApi(node.pool, generator, lambda: node.settings["node.default_max_tokens"])
+    openai = OpenAIApi(node.pool, RequestRunner(node.conversations), lambda: node.settings["node.default_max_tokens"])
     return [
         *ControlApi(node).routes(),
         *openai.routes(),
-        *SwarmsApi(node.swarm.private_name, node.swarm.multiaddrs).routes(),
+        *SwarmsApi(node.swarm_view.private_name, node.swarm_view.multiaddrs).routes(),
     ]
 
 
