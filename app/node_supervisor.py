@@ -19,13 +19,28 @@ import psutil
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.runtime.child import JsonLineChild
+from core.config import Settings
+from core.errors import UserFacingError
 from core.events import Event, Failed, NodeReady
 from core.launcher import stop_group
 from core.node.api_token import read_node_info
+from core.swarm.joined import find_joined  # a JSON file reader; no hivemind behind it
 
 logger = logging.getLogger(__name__)
 
 STDERR_LINES = 40
+
+
+def chosen_swarm() -> tuple[str | None, bool]:
+    """The swarm the app's node starts in (setting app.swarm) and whether it is the swarm's first peer."""
+    name = Settings.load()["app.swarm"] or None
+    if name is None:
+        return None, True
+    try:
+        return name, find_joined(name).created_here  # a swarm we created has no other bootstrap peer yet
+    except UserFacingError as error:
+        logger.warning("Setting app.swarm names an unknown swarm (%s); using the public swarm", error)
+        return None, True
 
 
 class NodeState(Enum):

@@ -16,6 +16,7 @@ from core.child_output import ChildOutput
 from core.errors import UserFacingError
 from core.events import NodeReady
 from core.launcher import spawn, stop_group
+from core.node.contract import NodeStatus
 
 READY_TIMEOUT = 300.0  # a first start loads the model's client part and may wait for a slow disk
 
@@ -39,9 +40,13 @@ class NodeClient:
         except urllib.error.HTTPError as error:
             raise UserFacingError(_error_message(error)) from None
 
-    def json(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def body(self, method: str, path: str, body: dict[str, Any] | None = None) -> bytes:
+        """The raw answer (for core.node.contract's models to parse)."""
         with self.call(method, path, body) as response:
-            answer: dict[str, Any] = json.loads(response.read())
+            return bytes(response.read())
+
+    def json(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer: dict[str, Any] = json.loads(self.body(method, path, body))
         return answer
 
     def stream_chat(self, model: str, messages: list[dict[str, Any]], max_tokens: int) -> Iterator[str]:
@@ -72,20 +77,20 @@ def start_node(command: list[str]) -> tuple[subprocess.Popen[str], NodeClient]:
 
 
 def wait_until_served(api: NodeClient, timeout: float) -> None:
-    """Show the server's progress until every block of some model is served (or the node says why not)."""
+    """Show the server's progress until every block of the node's model is served (or the node says why not)."""
     deadline, shown = time.monotonic() + timeout, ""
     while time.monotonic() < deadline:
-        status = api.json("GET", "/api/status")
-        serving = status["serving"]
-        if any(model["blocks"] and not model["missing"] for model in status["models"]):
+        status = NodeStatus.model_validate_json(api.body("GET", "/api/status"))
+        coverage = status.model.coverage
+        if coverage is not None and coverage.blocks and not coverage.missing:
             print("Ready.", file=sys.stderr)
             return
-        message = f"server: {serving['state']} {serving['reason']}".strip()
+        message = f"server: {status.serving.state} {status.serving.reason}".strip()
         if message != shown:
             print(message, file=sys.stderr)
             shown = message
         time.sleep(0.5)
-    raise UserFacingError("No server covers the model yet; see `meadow swarm status`")
+    raise UserFacingError(f"No server covers the node's model yet after {timeout:.0f} s; see `meadow swarm status`")
 
 
 def _error_message(error: urllib.error.HTTPError) -> str:

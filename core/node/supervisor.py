@@ -17,6 +17,7 @@ from typing import Any
 from core.child_output import ChildOutput
 from core.events import Event, Failed, Loading, Ready, ServerMoved, ServerReady
 from core.launcher import spawn, stop_group
+from core.node.contract import ServingStateName
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +25,10 @@ STABLE_SECONDS = 60.0  # a child that ran this long resets the restart delay
 
 
 @dataclass(frozen=True)
-class ServingStatus:
-    state: str = "stopped"  # starting | serving | paused | stopped | error
+class ChildStatus:
+    """The server child as the supervisor sees it (the node's status adds its counters: core.node.contract)."""
+
+    state: ServingStateName = "stopped"
     reason: str = ""
     pid: int | None = None
     blocks: list[int] | None = None
@@ -34,14 +37,14 @@ class ServingStatus:
 
 
 class ServerSupervisor:
-    def __init__(self, command: Callable[[], tuple[list[str], str | None]], on_change: Callable[[ServingStatus], None],
+    def __init__(self, command: Callable[[], tuple[list[str], str | None]], on_change: Callable[[ChildStatus], None],
                  backoff_max: float = 60.0, drain_timeout: float = 30.0):
         self._command = command
         self._on_change = on_change
         self._backoff_max = backoff_max
         self._drain_timeout = drain_timeout
         self._lock = threading.Lock()
-        self._status = ServingStatus(since=time.time())
+        self._status = ChildStatus(since=time.time())
         self._child: subprocess.Popen[str] | None = None
         self._child_started = 0.0
         self._output: ChildOutput | None = None
@@ -52,7 +55,7 @@ class ServerSupervisor:
         self._closed = False
 
     @property
-    def status(self) -> ServingStatus:
+    def status(self) -> ChildStatus:
         with self._lock:
             return self._status
 
@@ -66,7 +69,14 @@ class ServerSupervisor:
             if self._child is None:
                 self._launch(reason or "starting the server")
 
-    def stop(self, state: str = "stopped", reason: str = "stopped by you", timeout: float | None = None) -> None:
+    def configure(self, backoff_max: float, drain_timeout: float) -> None:
+        """New settings node.restart_backoff_max and server.drain_timeout, used from the next restart or stop."""
+        with self._lock:
+            self._backoff_max, self._drain_timeout = backoff_max, drain_timeout
+            self._backoff = min(self._backoff, backoff_max)
+
+    def stop(self, state: ServingStateName = "stopped", reason: str = "stopped by you",
+             timeout: float | None = None) -> None:
         """Stop serving and wait for the child to exit; `state` is "stopped" or "paused"."""
         with self._lock:
             self._want_running = False

@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QMenu
 
+from app.api_client import NodeConnection
 from app.node_supervisor import NodeState, NodeSupervisor
 from app.runtime.decision import describe_no_offer, describe_offer, fetch_would_help, should_offer_at_start
 from app.runtime.install_dialog import CudaInstallDialog
@@ -62,7 +63,7 @@ def index_url(tmp_path):
 
 def test_the_answers_are_remembered_and_the_menu_item_says_when_nothing_is_needed(qtbot, tmp_path,
                                                                                 runtime_children_done):
-    offer = CudaOffer(NodeSupervisor(), env=environment(tmp_path))
+    offer = CudaOffer(NodeSupervisor(), NodeConnection(), env=environment(tmp_path))
     offer.consider(GPU, at_start=True)
     qtbot.mouseClick(next(b for b in offer.box.buttons() if b.text() == "Not now"), Qt.MouseButton.LeftButton)
     assert offer.preference() == (date.today() + timedelta(days=7)).isoformat()
@@ -93,7 +94,7 @@ def test_accepting_fetches_with_progress_then_restarts_the_supervised_node(qtbot
     monkeypatch.setenv("MEADOW_TORCH", "cpu")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     supervisor = NodeSupervisor(extra_args=["--api-port", "0"], serve=False)
-    offer = CudaOffer(supervisor, index_url=index_url)
+    offer = CudaOffer(supervisor, NodeConnection(), index_url=index_url)
     supervisor.start()  # the node starts while the fetch runs, as at the app's start
     first_node = supervisor.process
     steps: list[tuple[str, str]] = []  # each event the dialog handled, and what it said then
@@ -169,3 +170,16 @@ def test_the_menu_item_is_in_the_tray_and_the_dashboard(qtbot):
         assert isinstance(menu, QMenu) and action in menu.actions()
     finally:
         desktop.close()
+
+
+def test_an_answer_is_stored_through_the_node_once_it_answers(qtbot, node):
+    api = NodeConnection()
+    offer = CudaOffer(NodeSupervisor(), api)
+    try:
+        offer.remember("never")  # the node has not answered yet: the answer waits, and counts already
+        assert offer.unsent == "never" and offer.preference() == "never"
+        api.set_endpoint(node.api, node.token)
+        qtbot.waitUntil(lambda: offer.unsent is None, timeout=10_000)
+        assert node.http.get("/api/settings").json()["values"]["app.cuda_offer"] == "never"
+    finally:
+        node.http.patch("/api/settings", json={"app.cuda_offer": "ask"}).raise_for_status()

@@ -65,8 +65,8 @@ def test_bad_token_shows_the_nodes_message(qtbot, desktop):
 
 def test_join_by_token_switches_the_node(qtbot, supervised_desktop, friend_swarm):
     app = supervised_desktop
-    first_pid = app.status.status["node"]["pid"]
-    assert app.status.status["swarm"]["private"] is False
+    first_pid = app.status.status.node.pid
+    assert app.status.status.swarm.private is False
     app.actions.join.trigger()
     dialog = app.dialogs["join"]
     dialog.token.setPlainText(friend_swarm)
@@ -77,12 +77,12 @@ def test_join_by_token_switches_the_node(qtbot, supervised_desktop, friend_swarm
 
     def switched() -> bool:
         status = app.status.status
-        return bool(status and status["swarm"]["name"] == SWARM and status["node"]["pid"] != first_pid)
+        return bool(status and status.swarm.name == SWARM and status.node.pid != first_pid)
 
     qtbot.waitUntil(switched, timeout=120_000)
     status = app.status.status
-    assert status["swarm"]["private"] is True
-    assert status["swarm"]["peers"] is None or status["swarm"]["peers"] >= 1
+    assert status.swarm.private is True
+    assert status.swarm.peers is None or status.swarm.peers >= 1
     assert app.supervisor.command_args()[:3] == ["node", "--swarm", SWARM]  # the invite's bootstrap peers
     assert "--new-swarm" not in app.supervisor.command_args()
     with pytest.raises(ProcessLookupError):

@@ -25,7 +25,7 @@ def test_one_editor_per_type_filled_from_the_node(qtbot, node, desktop):
     device = dialog.editors["server.device"].widget
     assert [device.itemText(index) for index in range(device.count())] == ["auto", "cuda", "cpu"]
     assert dialog.editors["server.device"].value() == "auto"
-    assert dialog.tabs.tabText(0) == "General"
+    assert [dialog.tabs.tabText(index) for index in range(dialog.tabs.count())] == ["Basics", "Advanced"]
     assert dialog.changes() == {}
 
 

@@ -45,7 +45,7 @@ def test_an_error_event_or_an_early_exit_fails_the_wait_with_its_reason():
     with pytest.raises(ChildFailedError, match="the model is missing"):
         failing.wait_for(ServerReady, 10)
     silent = ChildOutput(child(stderr="Traceback ...\nImportError: libcudart.so.12\n", code=1)).start()
-    with pytest.raises(ChildFailedError, match="exited with code 1 before its ServerReady event.*libcudart"):
+    with pytest.raises(ChildFailedError, match=r"exited with code 1 before its ServerReady event.*libcudart"):
         silent.wait_for(ServerReady, 10)
 
 

@@ -21,8 +21,9 @@ class NodeHandle:
         self.http = httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {self.token}"}, timeout=120)
 
     @classmethod
-    def start(cls, args: list[str], ready_timeout: float = 120.0) -> NodeHandle:
-        return cls(MeadowProcess.start(["node", "--api-port", "0", *args], ready_timeout=ready_timeout))
+    def start(cls, args: list[str], ready_timeout: float = 120.0, env: dict[str, str] | None = None) -> NodeHandle:
+        """`meadow node` with these arguments; `env` None inherits ours (the test session's MEADOW_HOME)."""
+        return cls(MeadowProcess.start(["node", "--api-port", "0", *args], ready_timeout=ready_timeout, env=env))
 
     def status(self) -> dict:
         response = self.http.get("/api/status")

@@ -28,8 +28,8 @@ class MeadowProcess:
 
     @classmethod
     def start(cls, args: list[str], ready_timeout: float = 120.0, wait_ready: bool = True,
-              stdin_text: str | None = None) -> MeadowProcess:
-        process = spawn(args, stdin_text=stdin_text)
+              stdin_text: str | None = None, env: dict[str, str] | None = None) -> MeadowProcess:
+        process = spawn(args, env=env, stdin_text=stdin_text)
         _STARTED.append(process)
         child = cls(process, args)
         if wait_ready:
