@@ -72,7 +72,7 @@ class DesktopApp(QObject):
         box.setDetailedText("\n".join(self.supervisor.stderr_tail) or "(the node printed nothing)")
         restart = box.addButton("Restart", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Close)
-        box.buttonClicked.connect(lambda button: self.restart_node() if button is restart else None)
+        box.buttonClicked.connect(lambda button: self.supervisor.restart() if button is restart else None)
         self.dialogs["error"] = box
         box.show()
 

@@ -35,7 +35,8 @@ PUBLIC_NOTE = ("You are in the public swarm: the computers that run your prompt 
 
 
 class ChatWindow(QMainWindow):
-    def __init__(self, api: NodeConnection, status: StatusModel, store: ConversationStore, parent: QWidget | None = None):
+    def __init__(self, api: NodeConnection, status: StatusModel, store: ConversationStore,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.api, self.status, self.store = api, status, store
         self.conversation: Conversation | None = None

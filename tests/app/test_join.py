@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
+from core.config import update_settings_file
 from core.launcher import spawn, stop_group
 from tests.helpers.processes import MeadowProcess
 
@@ -52,6 +53,7 @@ def supervised_desktop(qtbot):
     finally:
         app.supervisor.stop_and_wait()
         app.close()
+        update_settings_file({"app.swarm": ""})  # the join stored its swarm; no node runs to write it now
 
 
 def test_bad_token_shows_the_nodes_message(qtbot, desktop):

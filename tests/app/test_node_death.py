@@ -9,6 +9,8 @@ import threading
 
 from PySide6.QtWidgets import QMessageBox
 
+from core.config import update_settings_file
+
 
 def test_a_killed_node_is_reported_its_values_marked_stale_and_restart_brings_it_back(qtbot, tiny_llama):
     from app.main import build
@@ -40,8 +42,19 @@ def test_a_killed_node_is_reported_its_values_marked_stale_and_restart_brings_it
         qtbot.waitUntil(lambda: desktop.status.status is not None and not desktop.status.stale
                         and desktop.status.status.node.pid != first, timeout=120_000)
         assert dashboard.form.isEnabled() and not dashboard.notice.isVisible()
+
+        # A setting that waits for a node restart: the dashboard says so, and its button restarts the node.
+        second = desktop.status.status.node.pid
+        desktop.api.patch("/api/settings", {"client.max_retries": 3})
+        qtbot.waitUntil(lambda: dashboard.restart_button.isVisible(), timeout=30_000)
+        assert "Retries per failed server" in dashboard.restart_note.text()
+        dashboard.restart_button.click()
+        qtbot.waitUntil(lambda: desktop.status.status is not None and not desktop.status.stale
+                        and desktop.status.status.node.pid not in (first, second), timeout=120_000)
+        assert desktop.status.status.node.restart_needed == [] and not dashboard.restart_button.isVisible()
     finally:
         desktop.supervisor.stop_and_wait()
+        update_settings_file({"client.max_retries": 8})  # no node runs now: the file's lock is the one writer
         qtbot.waitUntil(lambda: not any(thread.name.startswith("meadow-node-") for thread in threading.enumerate()),
                         timeout=15_000)
         desktop.close()

@@ -9,7 +9,7 @@ import time
 import psutil
 import pytest
 
-from core.node.supervisor import ServerSupervisor, ChildStatus
+from core.node.supervisor import ChildStatus, ServerSupervisor
 
 
 def _wait(predicate, timeout: float) -> None:
