@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction
 
 from app.api_client import NodeConnection
 from app.status_model import StatusModel
-from app.tray_state import TrayState, headline, tray_state
+from app.tray_state import NOT_ANSWERING, TrayState, headline, tray_state
 from core.node.contract import NodeStatus
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class AppActions(QObject):
 
     def on_status_changed(self, status: NodeStatus | None) -> None:
         state = tray_state(status)
-        self.headline.setText(headline(status) if not self.status.stale else f"Not current: {self.status.error}")
+        self.headline.setText(headline(status) if not self.status.stale else NOT_ANSWERING)
         answering = status is not None and not self.status.stale
         for action in self.serving_actions:
             action.setEnabled(answering)

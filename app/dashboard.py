@@ -25,7 +25,7 @@ from app.actions import AppActions
 from app.coverage_bar import CoverageBar
 from app.resources import ERROR_STYLE, icon
 from app.status_model import StatusModel
-from app.tray_state import headline
+from app.tray_state import NOT_ANSWERING, headline
 from app.units import format_bytes, format_count, format_duration
 from core.config import lookup
 from core.errors import SettingsError
@@ -67,7 +67,7 @@ class DashboardWindow(QMainWindow):
 
     def on_status_changed(self, status: NodeStatus | None) -> None:
         stale = self.status.stale
-        self.headline.setText(headline(status) if not stale else "The Meadow node does not answer")
+        self.headline.setText(headline(status) if not stale else NOT_ANSWERING)
         self._show_notice(self.status.error if stale else self._recent_failure() or _serving_problem(status))
         # Old values stay readable but greyed: they describe the node as it was, not as it is.
         self.form.setEnabled(not stale)

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from app.actions import AppActions
 from app.resources import icon
 from app.status_model import StatusModel
-from app.tray_state import headline, tray_state
+from app.tray_state import NOT_ANSWERING, headline, tray_state
 from core.node.contract import NodeStatus
 
 
@@ -51,8 +51,7 @@ class Tray(QObject):
         if state.icon_stem != self._icon_stem:
             self._icon_stem = state.icon_stem
             self.icon.setIcon(icon(state.icon_stem))
-        text = headline(status) if not self.status.stale else "the node does not answer"
-        self.icon.setToolTip(f"Meadow: {text}")
+        self.icon.setToolTip(f"Meadow: {headline(status) if not self.status.stale else NOT_ANSWERING}")
         self.state = state
 
     def on_icon_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:

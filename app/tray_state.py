@@ -6,6 +6,8 @@ from enum import Enum
 from core.node.contract import NodeStatus
 from core.pause import PauseKind, ServingState
 
+NOT_ANSWERING = "The Meadow node does not answer"  # what the app says while its last status is stale
+
 
 class TrayState(Enum):
     CONNECTING = "connecting"  # no answer from the node yet
