@@ -1,7 +1,7 @@
 """The app's commands as QActions, shared by the tray menu and the dashboard's menu bar.
 
 Serving commands post to the node and never wait on the GUI thread: the node's answer (which may take
-seconds while the server child stops or starts) arrives as a signal, and the status model refreshes.
+seconds while the server child stops or starts) arrives as a signal, and the node pushes its new status.
 """
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import logging
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 
-from app.api_client import NodeApi
+from app.api_client import NodeConnection
 from app.status_model import StatusModel
-from app.tray_state import TrayState, headline, tray_state
+from app.tray_state import NOT_ANSWERING, TrayState, headline, tray_state
+from core.node.contract import NodeStatus
 
 logger = logging.getLogger(__name__)
 
@@ -20,9 +21,9 @@ logger = logging.getLogger(__name__)
 class AppActions(QObject):
     """`serving_actions` change the node; the others are connected to windows by the composition root."""
 
-    message = Signal(str, str)  # title, text: a user-facing failure to show
+    message = Signal(str, str)  # title, text: a user-facing failure to show (tray and dashboard)
 
-    def __init__(self, api: NodeApi, status: StatusModel, parent: QObject | None = None):
+    def __init__(self, api: NodeConnection, status: StatusModel, parent: QObject | None = None):
         super().__init__(parent)
         self.api = api
         self.status = status
@@ -57,11 +58,12 @@ class AppActions(QObject):
     def on_resume_triggered(self) -> None:
         self._serving_command("/api/serving/resume")
 
-    def on_status_changed(self, status: dict | None) -> None:
+    def on_status_changed(self, status: NodeStatus | None) -> None:
         state = tray_state(status)
-        self.headline.setText(headline(status))
+        self.headline.setText(headline(status) if not self.status.stale else NOT_ANSWERING)
+        answering = status is not None and not self.status.stale
         for action in self.serving_actions:
-            action.setEnabled(status is not None)
+            action.setEnabled(answering)
         donating = state not in (TrayState.STOPPED, TrayState.CONNECTING)
         self.donate.setChecked(donating)
         paused = state.is_paused
@@ -70,18 +72,18 @@ class AppActions(QObject):
         # Resume lifts the user's pause; a game or a battery pause lifts itself when its signal clears.
         self.resume.setVisible(state is TrayState.PAUSED_BY_USER)
         for action in (self.invite, self.join, self.settings):
-            action.setEnabled(status is not None)
+            action.setEnabled(answering)
 
     def on_command_failed(self, message: str) -> None:
         self.message.emit("Meadow", message)
-        self.status.refresh()
+        self.on_status_changed(self.status.status)
 
     def on_command_done(self, answer: dict) -> None:
-        self.status.refresh()
+        self.on_status_changed(self.status.status)  # the node pushes what changed; enable the actions again
 
     def _serving_command(self, path: str, body: object | None = None) -> None:
         for action in self.serving_actions:
-            action.setEnabled(False)  # until the node answers; the status refresh enables them again
+            action.setEnabled(False)  # until the node answers
         call = self.api.post(path, body)
         call.succeeded.connect(self.on_command_done)
         call.failed.connect(self.on_command_failed)

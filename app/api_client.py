@@ -1,13 +1,15 @@
 """Asynchronous calls to the node's local HTTP API, on Qt's network stack.
 
 QNetworkAccessManager runs requests without blocking the GUI thread and reports on it through signals;
-every call returns an ApiCall whose `succeeded` or `failed` signal fires exactly once.
+every call returns an ApiCall whose `succeeded` or `failed` signal fires exactly once. A call that names the
+answer's model (core.node.contract) gets it parsed: an answer that breaks the contract is a failure.
 """
 from __future__ import annotations
 
 import json
 import logging
 
+from pydantic import BaseModel, ValidationError
 from PySide6.QtCore import QByteArray, QObject, QTimer, QUrl, Signal
 from PySide6.QtNetwork import QNetworkAccessManager, QNetworkProxy, QNetworkReply, QNetworkRequest
 
@@ -17,10 +19,15 @@ CONTROL_TIMEOUT_MS = 120_000  # stopping a server waits for its sessions to drai
 
 
 class ApiCall(QObject):
-    """One request; `succeeded(dict)` with the JSON answer, or `failed(str)` with a message for the user."""
+    """One request; `succeeded` with the answer (its `answer` model, or the decoded JSON), or `failed(str)` with a
+    message for the user."""
 
     succeeded = Signal(object)
     failed = Signal(str)
+
+    def __init__(self, answer: type[BaseModel] | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.answer = answer
 
     def on_finished(self, reply: QNetworkReply) -> None:
         status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
@@ -30,12 +37,20 @@ class ApiCall(QObject):
         elif status is None or reply.error() != QNetworkReply.NetworkError.NoError:
             self.failed.emit(network_message(reply))
         else:
-            try:
-                self.succeeded.emit(json.loads(body) if body else {})
-            except json.JSONDecodeError:
-                self.failed.emit(f"The node sent an answer that is not JSON (HTTP {status})")
+            self._succeed(body, status)
         reply.deleteLater()
         self.deleteLater()
+
+    def _succeed(self, body: bytes, status: int) -> None:
+        try:
+            answer = self.answer.model_validate_json(body) if self.answer else json.loads(body) if body else {}
+        except ValidationError as error:
+            logger.error("The node's answer breaks the contract: %s", error)
+            self.failed.emit(f"The node's answer is not what this app expects (is it another version?): {error}")
+        except json.JSONDecodeError:
+            self.failed.emit(f"The node sent an answer that is not JSON (HTTP {status})")
+        else:
+            self.succeeded.emit(answer)
 
 
 def error_message(body: bytes, status: int) -> str:
@@ -56,8 +71,9 @@ def network_message(reply: QNetworkReply) -> str:
     return f"Could not reach the Meadow node: {reply.errorString()}"
 
 
-class NodeApi(QObject):
-    """The node's address and token, and requests to it."""
+class NodeConnection(QObject):
+    """The app's connection to the node: its address and token, and asynchronous requests to it on Qt's network
+    stack (core.node.local_node.NodeClient is the terminal commands' blocking client)."""
 
     endpoint_changed = Signal()
 
@@ -76,17 +92,18 @@ class NodeApi(QObject):
     def connected(self) -> bool:
         return bool(self.base_url)
 
-    def get(self, path: str) -> ApiCall:
-        return self.call("GET", path)
+    def get(self, path: str, answer: type[BaseModel] | None = None) -> ApiCall:
+        return self.call("GET", path, answer=answer)
 
-    def post(self, path: str, body: object | None = None) -> ApiCall:
-        return self.call("POST", path, body)
+    def post(self, path: str, body: object | None = None, answer: type[BaseModel] | None = None) -> ApiCall:
+        return self.call("POST", path, body, answer)
 
-    def patch(self, path: str, body: object) -> ApiCall:
-        return self.call("PATCH", path, body)
+    def patch(self, path: str, body: object, answer: type[BaseModel] | None = None) -> ApiCall:
+        return self.call("PATCH", path, body, answer)
 
-    def call(self, method: str, path: str, body: object | None = None) -> ApiCall:
-        call = ApiCall(self)
+    def call(self, method: str, path: str, body: object | None = None,
+             answer: type[BaseModel] | None = None) -> ApiCall:
+        call = ApiCall(answer, self)
         if not self.connected:
             # Fire after the caller has connected its slots.
             def fail() -> None:

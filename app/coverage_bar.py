@@ -29,6 +29,8 @@ class CoverageBar(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if not self.isEnabled():
+            painter.setOpacity(0.35)  # stale: the node does not answer, this is what it said last
         area = QRectF(self.rect()).adjusted(1, 1, -1, -1)
         if not self.servers:
             painter.setPen(self.palette().placeholderText().color())

@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
 
 from app.actions import AppActions
-from app.api_client import NodeApi
+from app.api_client import NodeConnection
 from app.autostart import set_start_at_login
 from app.chat.store import ConversationStore
 from app.chat.window import ChatWindow
@@ -17,13 +17,14 @@ from app.dashboard import DashboardWindow
 from app.invite_dialog import InviteDialog
 from app.join_dialog import JoinDialog
 from app.node_events import NodeEvents
-from app.node_supervisor import NodeSupervisor
+from app.node_supervisor import NodeSupervisor, chosen_swarm
 from app.pause_reporter import PauseReporter
 from app.runtime.offer import CudaOffer
 from app.settings_dialog import SettingsDialog
 from app.status_model import StatusModel
 from app.tray import Tray
 from core.events import SettingsChanged
+from core.node.contract import SettingsAnswer
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ DialogT = TypeVar("DialogT", bound=QWidget)
 class DesktopApp(QObject):
     """Built by app.main.build (the composition root); `tray` is None where no tray host runs."""
 
-    def __init__(self, api: NodeApi, supervisor: NodeSupervisor, events: NodeEvents, status: StatusModel,
+    def __init__(self, api: NodeConnection, supervisor: NodeSupervisor, events: NodeEvents, status: StatusModel,
                  actions: AppActions, store: ConversationStore, tray: Tray | None, reporter: PauseReporter,
                  cuda_offer: CudaOffer):
         super().__init__()
@@ -48,6 +49,7 @@ class DesktopApp(QObject):
         supervisor.ready.connect(self.on_node_ready)
         supervisor.failed.connect(self.on_node_failed)
         events.settings_changed.connect(self.on_settings_changed)
+        self.dashboard.restart_requested.connect(self.restart_node)
         actions.open_chat.triggered.connect(self.show_chat)
         actions.open_dashboard.triggered.connect(self.show_dashboard)
         actions.join.triggered.connect(self.show_join)
@@ -64,6 +66,7 @@ class DesktopApp(QObject):
         self.reporter.start()
 
     def on_node_failed(self, message: str) -> None:
+        self.status.mark_stale(message)
         box = QMessageBox(QMessageBox.Icon.Critical, "Meadow", message, parent=self.dashboard)
         box.setInformativeText("Meadow can try again. The details show the node's last messages.")
         box.setDetailedText("\n".join(self.supervisor.stderr_tail) or "(the node printed nothing)")
@@ -75,8 +78,20 @@ class DesktopApp(QObject):
 
     def on_settings_changed(self, event: SettingsChanged) -> None:
         if "app.start_at_login" in event.keys:
-            call = self.api.get("/api/settings")
-            call.succeeded.connect(lambda answer: set_start_at_login(bool(answer["values"]["app.start_at_login"])))
+            call = self.api.get("/api/settings", SettingsAnswer)
+            call.succeeded.connect(self.on_settings_read)
+
+    def on_settings_read(self, answer: SettingsAnswer) -> None:
+        set_start_at_login(bool(answer.value("app.start_at_login")))
+
+    def on_settings_saved(self, keys: list[str]) -> None:
+        if "app.swarm" in keys:
+            self.restart_node()  # in the swarm just chosen
+
+    def restart_node(self) -> None:
+        """Restart the node in the swarm the settings choose (app.swarm), with every stored setting."""
+        swarm, new_swarm = chosen_swarm()
+        self._restart_in(swarm, new_swarm)
 
     def on_joined(self, swarm: dict) -> None:
         self.switch_swarm(swarm["name"], new_swarm=False)
@@ -84,13 +99,16 @@ class DesktopApp(QObject):
     def switch_swarm(self, name: str | None, new_swarm: bool) -> None:
         """Remember the swarm for the next start, then restart the node in it."""
         call = self.api.patch("/api/settings", {"app.swarm": name or ""})
-        call.succeeded.connect(lambda _: self.supervisor.switch_swarm(name, new_swarm))
+        call.succeeded.connect(lambda _: self._restart_in(name, new_swarm))
+        call.failed.connect(lambda message: self._restart_unstored(name, new_swarm, message))
 
-        def on_failed(message: str) -> None:
-            logger.warning("Could not store app.swarm: %s", message)
-            self.supervisor.switch_swarm(name, new_swarm)
+    def _restart_unstored(self, swarm: str | None, new_swarm: bool, message: str) -> None:
+        logger.warning("Could not store app.swarm (the next start uses the old one): %s", message)
+        self._restart_in(swarm, new_swarm)
 
-        call.failed.connect(on_failed)
+    def _restart_in(self, swarm: str | None, new_swarm: bool) -> None:
+        self.status.mark_stale("Restarting the node...")
+        self.supervisor.switch_swarm(swarm, new_swarm)
 
     def present(self, hidden: bool) -> None:
         """Show the tray icon, and the dashboard unless `hidden`; without a tray the window is the only way in."""
@@ -114,13 +132,14 @@ class DesktopApp(QObject):
         return self._show_dialog("join", dialog)
 
     def show_invite(self) -> InviteDialog:
-        swarm = (self.status.status or {}).get("swarm", {})
-        dialog = InviteDialog(self.api, swarm.get("name") if swarm.get("private") else None, self.dashboard)
+        swarm = self.status.status.swarm if self.status.status is not None else None
+        dialog = InviteDialog(self.api, swarm.name if swarm is not None and swarm.private else None, self.dashboard)
         dialog.swarm_created.connect(lambda name: self.switch_swarm(name, new_swarm=True))
         return self._show_dialog("invite", dialog)
 
     def show_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.api, self.dashboard)
+        dialog.saved.connect(self.on_settings_saved)
         dialog.load()
         return self._show_dialog("settings", dialog)
 

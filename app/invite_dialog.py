@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.api_client import NodeApi
+from app.api_client import NodeConnection
 from app.runtime.child import JsonLineChild
 
 EXPIRY_CHOICES = (("1 day", 86400), ("7 days", 7 * 86400), ("30 days", 30 * 86400))
@@ -29,7 +29,7 @@ EXPIRY_CHOICES = (("1 day", 86400), ("7 days", 7 * 86400), ("30 days", 30 * 8640
 class InviteDialog(QDialog):
     swarm_created = Signal(str)  # a new private swarm the node should move to (as its first peer)
 
-    def __init__(self, api: NodeApi, current_swarm: str | None, parent: QWidget | None = None):
+    def __init__(self, api: NodeConnection, current_swarm: str | None, parent: QWidget | None = None):
         super().__init__(parent)
         self.api, self.current_swarm = api, current_swarm
         self.setWindowTitle("Invite friends")

@@ -4,14 +4,14 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
-from app.api_client import NodeApi
+from app.api_client import NodeConnection
 from app.resources import ERROR_STYLE
 
 
 class JoinDialog(QDialog):
     joined = Signal(dict)  # the swarm as the node stored it: name, namespace, initial_peers, ...
 
-    def __init__(self, api: NodeApi, parent: QWidget | None = None):
+    def __init__(self, api: NodeConnection, parent: QWidget | None = None):
         super().__init__(parent)
         self.api = api
         self.setWindowTitle("Join a private swarm")

@@ -12,18 +12,17 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from app.actions import AppActions
-from app.api_client import NodeApi
+from app.api_client import NodeConnection
 from app.chat.store import ConversationStore
 from app.desktop import DesktopApp
 from app.node_events import NodeEvents
-from app.node_supervisor import NodeSupervisor
+from app.node_supervisor import NodeSupervisor, chosen_swarm
 from app.pause_reporter import PauseReporter, platform_detectors
 from app.resources import icon, stylesheet
 from app.runtime.offer import CudaOffer
 from app.single_instance import SingleInstance
 from app.status_model import StatusModel
 from app.tray import Tray
-from core.config import Settings
 from core.errors import UserFacingError
 from core.logging_setup import configure_logging
 from core.pause.signals import Detector
@@ -35,32 +34,18 @@ def build(node_args: list[str] | None = None, use_tray: bool | None = None,
           detectors: list[Detector] | None = None) -> DesktopApp:
     """Wire the app's parts; `use_tray` None asks Qt whether a tray host runs; `detectors` None means this
     platform's (app.pause_reporter)."""
-    api = NodeApi()
+    api = NodeConnection()
     supervisor = NodeSupervisor(extra_args=node_args)
     events = NodeEvents(api)
-    status = StatusModel(api, events)
+    status = StatusModel(events)
     actions = AppActions(api, status)
     if use_tray is None:
         use_tray = QSystemTrayIcon.isSystemTrayAvailable()
     tray = Tray(actions, status) if use_tray else None
     reporter = PauseReporter(api, platform_detectors() if detectors is None else detectors)
     overrides = [value for flag, value in itertools.pairwise(supervisor.extra_args) if flag == "--set"]
-    cuda_offer = CudaOffer(supervisor, overrides=overrides)  # `meadow app --set runtime.torch_index_url=...` too
+    cuda_offer = CudaOffer(supervisor, api, overrides=overrides)  # `meadow app --set runtime.torch_index_url=...` too
     return DesktopApp(api, supervisor, events, status, actions, ConversationStore(), tray, reporter, cuda_offer)
-
-
-def start_swarm() -> tuple[str | None, bool]:
-    """The swarm the app's node starts in (setting app.swarm) and whether it is the swarm's first peer."""
-    name = Settings.load()["app.swarm"] or None
-    if name is None:
-        return None, True
-    from core.swarm.joined import find_joined  # a JSON file reader; no hivemind behind it
-
-    try:
-        return name, find_joined(name).created_here  # a swarm we created has no other bootstrap peer yet
-    except UserFacingError as error:
-        logger.warning("Setting app.swarm names an unknown swarm (%s); using the public swarm", error)
-        return None, True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # `meadow app --set KEY=VALUE` passes the overrides on to the node it starts.
         desktop = build([part for item in getattr(args, "overrides", []) for part in ("--set", item)])
-        swarm, new_swarm = start_swarm()
+        swarm, new_swarm = chosen_swarm()
     except UserFacingError as error:
         QMessageBox.critical(None, "Meadow", str(error))
         return 2

@@ -1,42 +1,32 @@
 """The one adapter from the node's server-sent events (GET /api/events) to Qt signals.
 
-Events are parsed into core.events' typed dataclasses (the catalogue the node emits from), so a field
-the node renamed fails here, loudly, instead of deep inside a widget. The stream reconnects by itself.
+Events are parsed into the models of core.node.contract, the declaration the node serializes from, so a field
+the node renamed fails here, loudly, instead of deep inside a widget. Every stream starts with the node's current
+status, and the node pushes its status whenever it changes: the app does not poll. The stream reconnects by
+itself; while it is down, `disconnected` says why.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtNetwork import QNetworkReply
 
-from app.api_client import NodeApi
+from app.api_client import NodeConnection, network_message
 from app.sse import SseParser
-from core.events import Event, ServingChanged, SettingsChanged
+from core.events import ServingChanged, SettingsChanged
+from core.node.contract import StatusChanged, parse_node_event
 
 logger = logging.getLogger(__name__)
 
-_TYPES: dict[str, type[Event]] = {ServingChanged.name: ServingChanged, SettingsChanged.name: SettingsChanged}
-
-
-def parse_node_event(data: str) -> Event | None:
-    """The typed event of one SSE data payload; None for events this app does not know."""
-    payload = json.loads(data)
-    event_type = _TYPES.get(payload.get("event", ""))
-    if event_type is None:
-        return None
-    declared = {field.name for field in dataclasses.fields(event_type)}
-    # A newer node may add fields (ignored); a missing field raises TypeError.
-    return event_type(**{key: value for key, value in payload.items() if key in declared})
-
 
 class NodeEvents(QObject):
+    status_received = Signal(object)  # core.node.contract.NodeStatus
     serving_changed = Signal(object)  # ServingChanged
     settings_changed = Signal(object)  # SettingsChanged
+    disconnected = Signal(str)  # why the stream ended (a message for the user); it reconnects by itself
 
-    def __init__(self, api: NodeApi, reconnect_ms: int = 2000, parent: QObject | None = None):
+    def __init__(self, api: NodeConnection, reconnect_ms: int = 2000, parent: QObject | None = None):
         super().__init__(parent)
         self.api = api
         self._reply: QNetworkReply | None = None
@@ -77,16 +67,20 @@ class NodeEvents(QObject):
         reply, self._reply = self._reply, None
         if reply is not None:
             logger.debug("Node event stream ended (%s); reconnecting", reply.errorString())
+            message = network_message(reply)
             reply.deleteLater()
+            self.disconnected.emit(message)
         self._reconnect.start()
 
     def _dispatch(self, data: str) -> None:
         try:
             event = parse_node_event(data)
-        except (ValueError, TypeError):
-            logger.exception("Unreadable node event %r", data)
+        except ValueError:
+            logger.exception("A node event that breaks the contract: %r", data)
             return
-        if isinstance(event, ServingChanged):
+        if isinstance(event, StatusChanged):
+            self.status_received.emit(event.status)
+        elif isinstance(event, ServingChanged):
             self.serving_changed.emit(event)
         elif isinstance(event, SettingsChanged):
             self.settings_changed.emit(event)

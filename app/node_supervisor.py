@@ -19,12 +19,28 @@ import psutil
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.runtime.child import JsonLineChild
+from core.config import Settings
+from core.errors import UserFacingError
+from core.events import Event, Failed, NodeReady
 from core.launcher import stop_group
 from core.node.api_token import read_node_info
+from core.swarm.joined import find_joined  # a JSON file reader; no hivemind behind it
 
 logger = logging.getLogger(__name__)
 
 STDERR_LINES = 40
+
+
+def chosen_swarm() -> tuple[str | None, bool]:
+    """The swarm the app's node starts in (setting app.swarm) and whether it is the swarm's first peer."""
+    name = Settings.load()["app.swarm"] or None
+    if name is None:
+        return None, True
+    try:
+        return name, find_joined(name).created_here  # a swarm we created has no other bootstrap peer yet
+    except UserFacingError as error:
+        logger.warning("Setting app.swarm names an unknown swarm (%s); using the public swarm", error)
+        return None, True
 
 
 class NodeState(Enum):
@@ -83,7 +99,7 @@ class NodeSupervisor(QObject):
         self.swarm, self.new_swarm = swarm, new_swarm
         child = JsonLineChild(self.command_args(), parent=self, thread_prefix="meadow-node",
                               stderr_lines=STDERR_LINES)
-        child.received.connect(self.on_child_event)
+        child.event_received.connect(self.on_child_event)
         child.finished.connect(self.on_child_exited)
         child.start()
         self.process, self.stderr_tail = child.process, child.stderr_tail
@@ -132,16 +148,16 @@ class NodeSupervisor(QObject):
         if callable(then):
             then()
 
-    def on_child_event(self, event: dict) -> None:
+    def on_child_event(self, event: Event) -> None:
         if not self._from_current_child():
             return  # a node we already replaced
-        if event.get("event") == "ready" and "api" in event:
+        if isinstance(event, NodeReady):
             self._ready_deadline.stop()
-            token = Path(event["token_file"]).read_text(encoding="ascii").strip()
+            token = Path(event.token_file).read_text(encoding="ascii").strip()
             self.state = NodeState.RUNNING
-            self.ready.emit(event["api"], token)
-        elif event.get("event") == "error":
-            self.stderr_tail.append(str(event.get("message", "")))
+            self.ready.emit(event.api, token)
+        elif isinstance(event, Failed):
+            self.stderr_tail.append(event.message)
 
     def on_child_exited(self, code: int, _stderr: str) -> None:
         current = self._from_current_child()

@@ -10,7 +10,7 @@ import sys
 
 from PySide6.QtCore import QObject, QTimer
 
-from app.api_client import NodeApi
+from app.api_client import NodeConnection
 from core.pause.app_snapshot import AppSnapshot
 from core.pause.signals import Detector
 
@@ -30,7 +30,7 @@ def platform_detectors() -> list[Detector]:
 
 
 class PauseReporter(QObject):
-    def __init__(self, api: NodeApi, detectors: list[Detector], interval_ms: int = INTERVAL_MS,
+    def __init__(self, api: NodeConnection, detectors: list[Detector], interval_ms: int = INTERVAL_MS,
                  parent: QObject | None = None):
         super().__init__(parent)
         self.api = api

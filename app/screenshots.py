@@ -62,9 +62,13 @@ def main() -> None:
 
 def shoot(desktop: DesktopApp, folder: Path) -> None:
     status = desktop.status
-    wait(lambda: bool(status.status and status.status["serving"]["state"] == "serving"), 240, "the node to serve")
-    wait(lambda: bool(status.status and status.status["models"] and not status.status["models"][0]["missing"]), 120,
-         "block coverage")
+    wait(lambda: status.status is not None and status.status.serving.state == "serving", 240, "the node to serve")
+
+    def covered() -> bool:
+        coverage = status.status.model.coverage if status.status is not None else None
+        return coverage is not None and not coverage.missing
+
+    wait(covered, 120, "block coverage")
     if desktop.tray is None:
         raise SystemExit("make screenshots: no tray was built")
     menu = desktop.tray.menu

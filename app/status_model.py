@@ -1,88 +1,50 @@
-"""The node's latest /api/status, refreshed on a timer and on every node event."""
+"""The node's latest status, as the node pushes it on its event stream (no polling).
+
+`status` is the last NodeStatus received (None before the first); `stale` is True while the node does not answer,
+with `error` saying why: the last values are then kept for display, marked as old.
+"""
 from __future__ import annotations
 
 import logging
-import time
-from collections import deque
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
-from app.api_client import NodeApi
 from app.node_events import NodeEvents
+from core.node.contract import NodeStatus
 
 logger = logging.getLogger(__name__)
 
-SPEED_WINDOW_S = 20.0
-
 
 class StatusModel(QObject):
-    """Holds `status` (the last answer, or None while the node does not answer) and `error`."""
+    status_changed = Signal(object)  # NodeStatus | None; read `stale` and `error` too
 
-    status_changed = Signal(object)  # dict | None
-
-    def __init__(self, api: NodeApi, events: NodeEvents, poll_ms: int = 2000, parent: QObject | None = None):
+    def __init__(self, events: NodeEvents, parent: QObject | None = None):
         super().__init__(parent)
-        self.api = api
-        self.status: dict | None = None
+        self.events = events
+        self.status: NodeStatus | None = None
+        self.stale = False
         self.error = ""
-        self._in_flight = False
-        self._again = False
-        self._samples: deque[tuple[float, int]] = deque()
-        self._timer = QTimer(self, interval=poll_ms)
-        self._timer.timeout.connect(self.refresh)
-        events.serving_changed.connect(self.refresh)
-        events.settings_changed.connect(self.refresh)
+        events.status_received.connect(self.on_status)
+        events.disconnected.connect(self.on_disconnected)
 
     def start(self) -> None:
-        self._timer.start()
-        self.refresh()
+        """Follow the node (its stream starts with the current status)."""
+        self.events.start()
 
     def stop(self) -> None:
-        self._timer.stop()
+        self.events.stop()
 
-    def refresh(self, *_: object) -> None:
-        """Ask for a fresh status; a request already in flight is followed by one more."""
-        if self._in_flight:
-            self._again = True
-            return
-        self._in_flight = True
-        call = self.api.get("/api/status")
-        call.succeeded.connect(self.on_status)
-        call.failed.connect(self.on_failure)
-
-    @property
-    def served_tokens_per_second(self) -> float | None:
-        """Tokens our server processed per second over the last SPEED_WINDOW_S (None before two samples)."""
-        if len(self._samples) < 2:
-            return None
-        (first_time, first_tokens), (last_time, last_tokens) = self._samples[0], self._samples[-1]
-        return max(0, last_tokens - first_tokens) / (last_time - first_time) if last_time > first_time else None
-
-    def on_status(self, status: dict) -> None:
-        self.status, self.error = status, ""
-        self._sample(status["serving"].get("tokens_served"))
+    def on_status(self, status: NodeStatus) -> None:
+        self.status, self.stale, self.error = status, False, ""
         self.status_changed.emit(status)
-        self._done()
 
-    def on_failure(self, message: str) -> None:
-        changed = self.status is not None or self.error != message
-        self.status, self.error = None, message
-        self._samples.clear()
-        if changed:
-            self.status_changed.emit(None)
-        self._done()
+    def on_disconnected(self, message: str) -> None:
+        """The node stopped answering: keep its last status, marked stale."""
+        if self.stale and self.error == message:
+            return
+        self.stale, self.error = True, message
+        self.status_changed.emit(self.status)
 
-    def _sample(self, tokens: int | None) -> None:
-        now = time.monotonic()
-        if tokens is None or (self._samples and tokens < self._samples[-1][1]):
-            self._samples.clear()  # the server restarted: its counters did too
-        if tokens is not None:
-            self._samples.append((now, tokens))
-        while self._samples and now - self._samples[0][0] > SPEED_WINDOW_S:
-            self._samples.popleft()
-
-    def _done(self) -> None:
-        self._in_flight = False
-        if self._again:
-            self._again = False
-            self.refresh()
+    def mark_stale(self, message: str) -> None:
+        """The node is gone (its process ended) or being replaced: what we show is no longer current."""
+        self.on_disconnected(message)

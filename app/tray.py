@@ -7,7 +7,8 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from app.actions import AppActions
 from app.resources import icon
 from app.status_model import StatusModel
-from app.tray_state import headline, tray_state
+from app.tray_state import NOT_ANSWERING, headline, tray_state
+from core.node.contract import NodeStatus
 
 
 def build_menu(actions: AppActions) -> QMenu:
@@ -36,7 +37,8 @@ class Tray(QObject):
         self.icon = QSystemTrayIcon(self)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self.on_icon_activated)
-        self._icon_stem = ""  # the picture shown; the 2 s status poll sets it again only when it changes
+        self._icon_stem = ""  # the picture shown; set again only when it changes
+        self.status = status
         actions.message.connect(self.on_message)
         status.status_changed.connect(self.on_status_changed)
         self.on_status_changed(status.status)
@@ -44,12 +46,12 @@ class Tray(QObject):
     def show(self) -> None:
         self.icon.show()
 
-    def on_status_changed(self, status: dict | None) -> None:
+    def on_status_changed(self, status: NodeStatus | None) -> None:
         state = tray_state(status)
         if state.icon_stem != self._icon_stem:
             self._icon_stem = state.icon_stem
             self.icon.setIcon(icon(state.icon_stem))
-        self.icon.setToolTip(f"Meadow: {headline(status)}")
+        self.icon.setToolTip(f"Meadow: {headline(status) if not self.status.stale else NOT_ANSWERING}")
         self.state = state
 
     def on_icon_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:

@@ -1,7 +1,12 @@
-"""What the tray icon shows, derived from the node's /api/status."""
+"""What the tray icon shows, derived from the node's status (core.node.contract.NodeStatus)."""
 from __future__ import annotations
 
 from enum import Enum
+
+from core.node.contract import NodeStatus
+from core.pause import PauseKind, ServingState
+
+NOT_ANSWERING = "The Meadow node does not answer"  # what the app says while its last status is stale
 
 
 class TrayState(Enum):
@@ -31,35 +36,33 @@ _ICONS = {
 }
 
 
-def tray_state(status: dict | None) -> TrayState:
-    """The state of a /api/status answer; None (no answer) is CONNECTING."""
+def tray_state(status: NodeStatus | None) -> TrayState:
+    """The state of a status; None (no answer yet) is CONNECTING."""
     if status is None:
         return TrayState.CONNECTING
-    serving = status.get("serving") or {}
-    decision = (status.get("pause") or {}).get("decision") or {}
-    state = serving.get("state")
+    state, decision = status.serving.state, status.pause.decision
     if state == "error":
         return TrayState.ERROR
-    if state == "paused" or decision.get("state") == "paused":
-        kind = decision.get("kind", "")
-        if kind == "user":
+    if state == "paused" or (decision is not None and decision.state is ServingState.PAUSED):
+        kind = decision.kind if decision is not None else PauseKind.NONE
+        if kind is PauseKind.USER:
             return TrayState.PAUSED_BY_USER
-        return TrayState.PAUSED_FOR_GAME if kind == "game" else TrayState.PAUSED_OTHER
+        return TrayState.PAUSED_FOR_GAME if kind is PauseKind.GAME else TrayState.PAUSED_OTHER
     if state == "stopped":
         return TrayState.STOPPED
     return TrayState.SERVING if state == "serving" else TrayState.STARTING
 
 
-def headline(status: dict | None) -> str:
+def headline(status: NodeStatus | None) -> str:
     """One line for the tray tooltip and the dashboard: what serving does now, and why."""
     state = tray_state(status)
     if status is None:
         return "Connecting to the Meadow node..."
-    serving = status["serving"]
-    reason = serving.get("reason") or (status.get("pause") or {}).get("decision", {}).get("reason", "")
-    if state is TrayState.SERVING and serving.get("blocks"):
-        start, end = serving["blocks"]
-        return f"Serving blocks {start}-{end - 1} of {serving.get('model', '?')}"
+    serving, decision = status.serving, status.pause.decision
+    reason = serving.reason or (decision.reason if decision is not None else "")
+    if state is TrayState.SERVING and serving.blocks:
+        start, end = serving.blocks
+        return f"Serving blocks {start}-{end - 1} of {status.model.name}"
     text = {TrayState.STARTING: "Starting the server", TrayState.STOPPED: "GPU donation is off",
             TrayState.ERROR: "Server error"}.get(state, "Paused")
     return f"{text}: {reason}" if reason and reason.lower() != text.lower() else text

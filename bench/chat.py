@@ -62,7 +62,7 @@ def main() -> None:
     plain = None
     try:
         serving.wait_for_state("serving", 300)
-        plain = NodeHandle.start(["--initial-peers", *serving.process.ready["multiaddrs"],
+        plain = NodeHandle.start(["--initial-peers", *serving.process.multiaddrs,
                                   "--set", "node.max_sessions=0"], ready_timeout=180)
         conversation(serving, -1)  # warm up both nodes' client models and the server
         conversation(plain, -2)

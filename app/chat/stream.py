@@ -8,7 +8,7 @@ import time
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QNetworkReply, QNetworkRequest
 
-from app.api_client import NodeApi, error_message, network_message
+from app.api_client import NodeConnection, error_message, network_message
 from app.sse import SseParser
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ class ChatStream(QObject):
     finished = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, api: NodeApi, body: dict, parent: QObject | None = None):
+    def __init__(self, api: NodeConnection, body: dict, parent: QObject | None = None):
         super().__init__(parent)
         self.api = api
         self.body = {**body, "stream": True, "stream_options": {"include_usage": True}}

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.api_client import NodeApi
+from app.api_client import NodeConnection
 from app.chat.conversation_list import ConversationList
 from app.chat.options import ChatOptions
 from app.chat.store import DEFAULT_TITLE, Conversation, ConversationStore, Message
@@ -26,6 +26,7 @@ from app.chat.stream import ChatStream
 from app.chat.transcript import COPY_SCHEME, render, route_line
 from app.resources import icon
 from app.status_model import StatusModel
+from core.node.contract import NodeStatus
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ PUBLIC_NOTE = ("You are in the public swarm: the computers that run your prompt 
 
 
 class ChatWindow(QMainWindow):
-    def __init__(self, api: NodeApi, status: StatusModel, store: ConversationStore, parent: QWidget | None = None):
+    def __init__(self, api: NodeConnection, status: StatusModel, store: ConversationStore,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.api, self.status, self.store = api, status, store
         self.conversation: Conversation | None = None
@@ -169,7 +171,7 @@ class ChatWindow(QMainWindow):
         assert conversation is not None
         self._store_options()
         if not conversation.model:  # the model list has not arrived yet: the node's own model is the default
-            conversation.model = ((self.status.status or {}).get("serving") or {}).get("model", "")
+            conversation.model = self._own_model()
         body = {"model": conversation.model, "messages": conversation.api_messages(),
                 "temperature": conversation.temperature, "top_p": conversation.top_p,
                 "max_tokens": conversation.max_tokens}
@@ -208,14 +210,17 @@ class ChatWindow(QMainWindow):
 
     def on_models(self, answer: dict) -> None:
         wanted = self.conversation.model if self.conversation and self.conversation.model else ""
-        current = wanted or self.model_picker.currentText()
+        current = wanted or self.model_picker.currentText() or self._own_model()
         self.model_picker.clear()
         self.model_picker.addItems([model["id"] for model in answer.get("data", [])])
         self._select_model(current)
 
-    def on_status_changed(self, status: dict | None) -> None:
-        private = bool(status and status["swarm"].get("private"))
-        self.privacy_note.setVisible(not private)
+    def on_status_changed(self, status: NodeStatus | None) -> None:
+        self.privacy_note.setVisible(not (status is not None and status.swarm.private))
+
+    def _own_model(self) -> str:
+        """The node's own model (its id in the API): the default of a new conversation."""
+        return self.status.status.model.name if self.status.status is not None else ""
 
     def on_transcript_anchor_clicked(self, url: QUrl) -> None:
         if url.scheme() == COPY_SCHEME:

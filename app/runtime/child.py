@@ -1,27 +1,27 @@
-"""A `meadow ...` child whose JSON lines (events, or a --json answer) are read on a thread and reach the GUI
-thread as queued signals."""
+"""A `meadow ...` child read by core.child_output.ChildOutput, its output re-emitted as queued Qt signals.
+
+ChildOutput calls back on its reader threads; Qt queues these signals to receivers in the GUI thread."""
 from __future__ import annotations
 
 import subprocess
 import threading
 from collections import deque
 from collections.abc import Mapping
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal, SignalInstance
 
-from core.events import parse_json_object
+from core.child_output import STDERR_LINES, ChildOutput
+from core.events import Event
 from core.launcher import spawn, stop_group
-
-STDERR_LINES = 20
 
 
 class JsonLineChild(QObject):
-    """Spawns `meadow <args>` through core.launcher; `received` per JSON object on stdout, then `finished` once it
-    exited.
+    """Spawns `meadow <args>` through core.launcher: `event_received` per lifecycle event (core.events),
+    `answer_received` per other JSON object on stdout (a `--json` answer), then `finished` once it exited."""
 
-    Both signals are emitted from reader threads; Qt queues them to receivers that live in the GUI thread."""
-
-    received = Signal(dict)
+    event_received = Signal(object)  # a core.events.Event
+    answer_received = Signal(dict)
     finished = Signal(int, str)  # exit code, the last stderr lines
 
     def __init__(self, args: list[str], env: Mapping[str, str] | None = None, parent: QObject | None = None,
@@ -30,16 +30,18 @@ class JsonLineChild(QObject):
         self.args = list(args)
         self.env = env
         self.thread_prefix = thread_prefix  # names this child's threads, which tests wait on
-        self.process: subprocess.Popen | None = None
+        self.stderr_lines = stderr_lines
+        self.process: subprocess.Popen[str] | None = None
         self.stderr_tail: deque[str] = deque(maxlen=stderr_lines)
         self.cancelled = False
+        self._listened = True
 
     def start(self) -> None:
         self.process = spawn(self.args, env=self.env)
-        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True,
-                                               name=f"{self.thread_prefix}-stderr")
-        self._stderr_reader.start()
-        threading.Thread(target=self._read_stdout, daemon=True, name=f"{self.thread_prefix}-stdout").start()
+        output = ChildOutput(self.process, self.thread_prefix, on_event=self._on_event, on_answer=self._on_answer,
+                             on_exit=self._on_exit, stderr_lines=self.stderr_lines)
+        self.stderr_tail = output.stderr_tail
+        output.start()
 
     def cancel(self) -> None:
         """Stop the child's process group off the GUI thread (it cleans up on SIGTERM); `finished` follows."""
@@ -48,29 +50,21 @@ class JsonLineChild(QObject):
             threading.Thread(target=stop_group, args=(self.process,), daemon=True,
                              name=f"{self.thread_prefix}-stop").start()
 
-    def _read_stdout(self) -> None:
-        process = self.process
-        assert process is not None and process.stdout is not None
-        listened = True
-        for text in process.stdout:  # read to the end even when nobody listens, so the child never blocks
-            found = parse_json_object(text)
-            if found is not None and listened:
-                listened = self._emit(self.received, found)
-        code = process.wait()
-        self._stderr_reader.join(timeout=5)
-        if listened:
-            self._emit(self.finished, code, "\n".join(self.stderr_tail))
+    def _on_event(self, event: Event) -> None:
+        self._emit("event_received", event)
 
-    @staticmethod
-    def _emit(signal: SignalInstance, *args: object) -> bool:
-        """Emit from a reader thread; False once Qt deleted this object (its window closed), so nobody listens."""
+    def _on_answer(self, answer: dict[str, Any]) -> None:
+        self._emit("answer_received", answer)
+
+    def _on_exit(self, code: int) -> None:
+        self._emit("finished", code, "\n".join(self.stderr_tail))
+
+    def _emit(self, signal_name: str, *args: object) -> None:
+        """Emit from a reader thread, until Qt deleted this object (its window closed) and nobody listens."""
+        if not self._listened:
+            return
         try:
+            signal: SignalInstance = getattr(self, signal_name)
             signal.emit(*args)
-        except RuntimeError:
-            return False
-        return True
-
-    def _read_stderr(self) -> None:
-        assert self.process is not None and self.process.stderr is not None
-        for line in self.process.stderr:
-            self.stderr_tail.append(line.rstrip("\n"))
+        except RuntimeError:  # "Internal C++ object already deleted"
+            self._listened = False

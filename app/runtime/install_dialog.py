@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QProgressBar, Q
 from app.resources import ERROR_STYLE
 from app.runtime.child import JsonLineChild
 from app.units import format_bytes
+from core.events import Downloading, Event, Failed, RuntimeActivated, RuntimeInstalled, RuntimeResolved, TorchChecked
 
-EVENTS = ("resolved", "downloading", "installed", "torch_checked", "activated", "error")
 BAR_STEPS = 1000  # QProgressBar counts in int32; a CUDA wheel has more bytes than that
 
 
@@ -27,7 +27,7 @@ class CudaInstallDialog(QDialog):
         self.files: list[str] = []
         args = ["runtime", "install-cuda", "--variant", variant, *(["--index-url", index_url] if index_url else [])]
         self.child = JsonLineChild([*args, *[part for item in overrides for part in ("--set", item)]], env, self)
-        self.child.received.connect(self.on_child_event)
+        self.child.event_received.connect(self.on_child_event)
         self.child.finished.connect(self.on_child_finished)
         self.setWindowTitle("Fetching the CUDA build of torch")
         self.step = QLabel("Finding the files to fetch...", objectName="step", wordWrap=True)
@@ -52,43 +52,41 @@ class CudaInstallDialog(QDialog):
             self.child.cancel()
             self.step.setText("Cancelling...")
 
-    def on_child_event(self, event: dict) -> None:
-        if event.get("event") in EVENTS and self.outcome == "running":
-            getattr(self, f"on_{event['event']}")(event)
+    def on_child_event(self, event: Event) -> None:
+        if self.outcome != "running":
+            return
+        if isinstance(event, RuntimeResolved):
+            self.files = list(event.files)
+            self.step.setText(f"Downloading {len(self.files)} files...")
+        elif isinstance(event, Downloading):
+            self.on_downloading(event)
+        elif isinstance(event, RuntimeInstalled):
+            self.step.setText("Checking the CUDA build...")
+            self.bar.setRange(0, 0)
+            self.detail.setText(f"torch {event.torch_version} in {event.path}")
+        elif isinstance(event, TorchChecked):
+            self.detail.setText(f"torch {event.torch_version} sees: {', '.join(event.devices) or 'no GPU'}")
+        elif isinstance(event, RuntimeActivated):
+            self.on_activated(event.variant)
+        elif isinstance(event, Failed):
+            self._end("error", event.message, error=True)
 
-    def on_resolved(self, event: dict) -> None:
-        self.files = list(event["files"])
-        self.step.setText(f"Downloading {len(self.files)} files...")
-
-    def on_downloading(self, event: dict) -> None:
-        name, done, total = event["file"], event["done"], event["total"]
-        number = f" {self.files.index(name) + 1} of {len(self.files)}" if name in self.files else ""
-        self.step.setText(f"Downloading file{number}: {name}")
-        if total > 0:
+    def on_downloading(self, event: Downloading) -> None:
+        number = f" {self.files.index(event.file) + 1} of {len(self.files)}" if event.file in self.files else ""
+        self.step.setText(f"Downloading file{number}: {event.file}")
+        if event.total > 0:
             self.bar.setRange(0, BAR_STEPS)
-            self.bar.setValue(min(BAR_STEPS, done * BAR_STEPS // total))
-            self.detail.setText(f"{format_bytes(done)} of {format_bytes(total)}")
+            self.bar.setValue(min(BAR_STEPS, event.done * BAR_STEPS // event.total))
+            self.detail.setText(f"{format_bytes(event.done)} of {format_bytes(event.total)}")
         else:
             self.bar.setRange(0, 0)  # the server did not say how big it is
-            self.detail.setText(f"{format_bytes(done)} so far")
+            self.detail.setText(f"{format_bytes(event.done)} so far")
 
-    def on_installed(self, event: dict) -> None:
-        self.step.setText("Checking the CUDA build...")
-        self.bar.setRange(0, 0)
-        self.detail.setText(f"torch {event['torch_version']} in {event['path']}")
-
-    def on_torch_checked(self, event: dict) -> None:
-        self.detail.setText(f"torch {event['torch_version']} sees: {', '.join(event['devices']) or 'no GPU'}")
-
-    def on_activated(self, event: dict) -> None:
-        self._end("activated", f"Meadow now uses the CUDA build {event['variant']}. Restarting the Meadow node "
-                               "on the GPU...")
+    def on_activated(self, variant: str) -> None:
+        self._end("activated", f"Meadow now uses the CUDA build {variant}. Restarting the Meadow node on the GPU...")
         self.bar.setRange(0, BAR_STEPS)
         self.bar.setValue(BAR_STEPS)
-        self.activated.emit(event["variant"])
-
-    def on_error(self, event: dict) -> None:
-        self._end("error", event["message"], error=True)
+        self.activated.emit(variant)
 
     def on_child_finished(self, code: int, stderr: str) -> None:
         if self.outcome != "running":

@@ -1,7 +1,8 @@
 """The offer to fetch the CUDA build of torch, at start (unless declined) and from "Use my NVIDIA GPU...".
 
 `meadow runtime status --json` runs in a child (this process never loads NVML or torch); on accept the fetch
-runs with progress (app.runtime.install_dialog), and once the build is active the supervised node restarts."""
+runs with progress (app.runtime.install_dialog), and once the build is active the supervised node restarts.
+The user's answer is stored through the node, the one writer of settings (once it answers, if it is starting)."""
 from __future__ import annotations
 
 import logging
@@ -13,6 +14,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractButton, QMessageBox, QWidget
 
+from app.api_client import NodeConnection
 from app.node_supervisor import NodeSupervisor
 from app.runtime.child import JsonLineChild
 from app.runtime.decision import (
@@ -26,8 +28,9 @@ from app.runtime.decision import (
     snoozed_preference,
 )
 from app.runtime.install_dialog import CudaInstallDialog
-from core.config import Settings, update_settings_file
+from core.config import Settings
 from core.errors import SettingsError
+from core.node.contract import SettingsUpdateAnswer
 from core.paths import meadow_home
 
 logger = logging.getLogger(__name__)
@@ -40,10 +43,13 @@ OFFER_BUTTONS = (("Fetch the CUDA build", QMessageBox.ButtonRole.AcceptRole),
 class CudaOffer(QObject):
     """`env` is the environment of the `meadow runtime` children (tests point MEADOW_HOME elsewhere)."""
 
-    def __init__(self, supervisor: NodeSupervisor, env: Mapping[str, str] | None = None, index_url: str | None = None,
-                 overrides: Sequence[str] = (), parent: QObject | None = None):
+    def __init__(self, supervisor: NodeSupervisor, api: NodeConnection, env: Mapping[str, str] | None = None,
+                 index_url: str | None = None, overrides: Sequence[str] = (), parent: QObject | None = None):
         super().__init__(parent)
-        self.supervisor, self.env, self.index_url, self.overrides = supervisor, env, index_url, list(overrides)
+        self.supervisor, self.api, self.env, self.index_url = supervisor, api, env, index_url
+        self.overrides = list(overrides)
+        self.unsent: str | None = None  # an answer to store once the node answers
+        api.endpoint_changed.connect(self.on_endpoint_changed)
         self.parent_widget: QWidget | None = None  # set by the app once its main window exists
         self.action = QAction("Use my NVIDIA GPU...", self)
         self.action.triggered.connect(self.on_action_triggered)
@@ -114,6 +120,8 @@ class CudaOffer(QObject):
         self.supervisor.restart()
 
     def preference(self) -> str:
+        if self.unsent is not None:
+            return self.unsent
         try:
             return str(Settings.load(path=self.home / "settings.json")[PREFERENCE])
         except SettingsError as error:
@@ -121,17 +129,27 @@ class CudaOffer(QObject):
             return ASK
 
     def remember(self, value: str) -> None:
-        try:
-            update_settings_file({PREFERENCE: value}, self.home / "settings.json")
-        except SettingsError as error:
-            logger.warning("Cannot store %s: %s", PREFERENCE, error)
+        """Store the user's answer through the node (now, or once it answers)."""
+        self.unsent = value
+        self.on_endpoint_changed()
+
+    def on_endpoint_changed(self) -> None:
+        if self.unsent is None or not self.api.connected:
+            return
+        call = self.api.patch("/api/settings", {PREFERENCE: self.unsent}, SettingsUpdateAnswer)
+        call.succeeded.connect(self.on_stored)
+        call.failed.connect(lambda message: logger.warning("Could not store %s: %s", PREFERENCE, message))
+
+    def on_stored(self, answer: SettingsUpdateAnswer) -> None:
+        if answer.value(PREFERENCE) == self.unsent:
+            self.unsent = None
 
     def _read_status(self, at_start: bool) -> None:
         if self._reader is not None:
             return  # a check is already running; its answer comes
         self._at_start = at_start
         self._reader = JsonLineChild(["runtime", "status", "--json"], self.env, self)
-        self._reader.received.connect(self.on_status_read)
+        self._reader.answer_received.connect(self.on_status_read)
         self._reader.finished.connect(self.on_status_finished)
         self._reader.start()
 

@@ -11,7 +11,7 @@ import sys
 
 from core.config import Settings
 from core.launcher import stop_group
-from core.node.local_node import NodeApi, start_node, wait_until_served
+from core.node.local_node import NodeClient, start_node, wait_until_served
 from core.swarm.dht import SwarmSelection
 
 
@@ -35,7 +35,7 @@ def _node_arguments(args: argparse.Namespace, swarm: SwarmSelection) -> list[str
     return command + [f"--set={item}" for item in args.overrides]
 
 
-def _chat_loop(api: NodeApi, args: argparse.Namespace) -> None:
+def _chat_loop(api: NodeClient, args: argparse.Namespace) -> None:
     model = args.model
     messages: list[dict[str, str]] = []
     print("Chat through the swarm. Empty line or Ctrl-D quits; /reset starts over.", file=sys.stderr)

@@ -37,6 +37,12 @@ class Conversations:
         self._lock = threading.Lock()
         self._entries: list[_Entry] = []
 
+    def configure(self, max_open: int, idle_timeout: float, session_tokens: int) -> None:
+        """New limits (settings node.max_sessions, node.session_idle_timeout, node.session_tokens): they hold from
+        the next request on, when sessions over the limit or idle too long are closed."""
+        with self._lock:
+            self.max_open, self.idle_timeout, self.session_tokens = max_open, idle_timeout, session_tokens
+
     @property
     def open_count(self) -> int:
         with self._lock:

@@ -30,6 +30,10 @@ class EventHub:
             except RuntimeError:  # its loop has closed: the stream is gone
                 self.unsubscribe(queue)
 
+    def has_subscribers(self) -> bool:
+        with self._lock:
+            return bool(self._subscribers)
+
     def subscribe(self) -> asyncio.Queue[str]:
         """A queue of JSON event lines for the calling coroutine's loop."""
         queue: asyncio.Queue[str] = asyncio.Queue(_QUEUE_LIMIT)

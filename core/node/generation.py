@@ -62,12 +62,12 @@ class Result:
         return round(self.completion_tokens / self.seconds, 2) if self.seconds > 0 else 0.0
 
 
-class Generation:
-    """One prepared request: its model, prompt and checked-out session."""
+class PreparedRequest:
+    """One request ready to run: its model, prompt, sampling and checked-out swarm session."""
 
-    def __init__(self, generator: Generator, loaded: LoadedModel, prompt_ids: torch.Tensor, sampling: Sampling,
+    def __init__(self, runner: RequestRunner, loaded: LoadedModel, prompt_ids: torch.Tensor, sampling: Sampling,
                  session: InferenceSession):
-        self.generator = generator
+        self.runner = runner
         self.loaded = loaded
         self.prompt_ids = prompt_ids
         self.sampling = sampling
@@ -85,12 +85,12 @@ class Generation:
         started = time.monotonic()
         reusable = False
         try:
-            output = self.generator.generate(self)
+            output = self.runner.generate(self)
             reusable = True
             route = tuple({"peer_id": span.peer_id, "start": span.start, "end": span.end}
                           for span in self.session.route)
         finally:
-            self.generator.conversations.checkin(self.session, reusable)
+            self.runner.conversations.checkin(self.session, reusable)
         generated = output[0, self.prompt_ids.shape[1]:].tolist()
         return Result(self.deltas.text, self._finish_reason(generated), self.prompt_ids.shape[1], len(generated),
                       time.monotonic() - started, route)
@@ -103,7 +103,7 @@ class Generation:
         return "length" if len(generated) >= self.sampling.max_tokens else "stop"
 
 
-class RandomState:
+class SamplingGate:
     """Who may draw from torch's global generator, which transformers' sampling uses.
 
     A seeded request must have it alone from its seeding to its last token, so that its text is the same
@@ -151,29 +151,29 @@ class RandomState:
         return self.alone() if sampling.seeded else self.shared()
 
 
-class Generator:
-    """Runs prepared requests; several at once, each on its own swarm session."""
+class RequestRunner:
+    """Prepares and runs requests; several at once, each on its own swarm session."""
 
     def __init__(self, conversations: Conversations):
         self.conversations = conversations
-        self.random_state = RandomState()
+        self.sampling_gate = SamplingGate()
 
-    def prepare(self, loaded: LoadedModel, prompt_ids: torch.Tensor, sampling: Sampling) -> Generation:
+    def prepare(self, loaded: LoadedModel, prompt_ids: torch.Tensor, sampling: Sampling) -> PreparedRequest:
         """Find or open the request's session (raises MissingBlocksError when the swarm cannot serve)."""
         session = self.conversations.checkout(
             loaded.name, prompt_ids, sampling.max_tokens, loaded.context_length,
             lambda max_length: loaded.model.inference_session(max_length=max_length))
-        return Generation(self, loaded, prompt_ids, sampling, session)
+        return PreparedRequest(self, loaded, prompt_ids, sampling, session)
 
-    def generate(self, generation: Generation) -> torch.Tensor:
-        assert generation.deltas is not None
-        sampling = generation.sampling
-        with self.random_state.for_sampling(sampling):
+    def generate(self, request: PreparedRequest) -> torch.Tensor:
+        assert request.deltas is not None
+        sampling = request.sampling
+        with self.sampling_gate.for_sampling(sampling):
             if sampling.seeded:
                 torch.manual_seed(sampling.seed)
-            output: torch.Tensor = generation.loaded.model.generate(
-                generation.prompt_ids, session=generation.session, max_new_tokens=sampling.max_tokens,
-                streamer=generation.deltas, stopping_criteria=StoppingCriteriaList([StopWhen(generation.deltas)]),
-                pad_token_id=generation.loaded.eos_token_ids[0] if generation.loaded.eos_token_ids else None,
+            output: torch.Tensor = request.loaded.model.generate(
+                request.prompt_ids, session=request.session, max_new_tokens=sampling.max_tokens,
+                streamer=request.deltas, stopping_criteria=StoppingCriteriaList([StopWhen(request.deltas)]),
+                pad_token_id=request.loaded.eos_token_ids[0] if request.loaded.eos_token_ids else None,
                 **sampling.generate_arguments())
         return output

@@ -12,13 +12,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from core.child_output import ChildOutput
 from core.errors import UserFacingError
-from core.events import parse_event
+from core.events import NodeReady
 from core.launcher import spawn, stop_group
+from core.node.contract import NodeStatus
+
+READY_TIMEOUT = 300.0  # a first start loads the model's client part and may wait for a slow disk
 
 
-class NodeApi:
-    """The few calls the terminal chat makes to a node's local API."""
+class NodeClient:
+    """A blocking client of a node's local API, for the terminal commands (chat, self-test); the app has its own
+    asynchronous one (app.api_client.NodeConnection)."""
 
     def __init__(self, api: str, token: str):
         self.api = api
@@ -35,9 +40,13 @@ class NodeApi:
         except urllib.error.HTTPError as error:
             raise UserFacingError(_error_message(error)) from None
 
-    def json(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def body(self, method: str, path: str, body: dict[str, Any] | None = None) -> bytes:
+        """The raw answer (for core.node.contract's models to parse)."""
         with self.call(method, path, body) as response:
-            answer: dict[str, Any] = json.loads(response.read())
+            return bytes(response.read())
+
+    def json(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer: dict[str, Any] = json.loads(self.body(method, path, body))
         return answer
 
     def stream_chat(self, model: str, messages: list[dict[str, Any]], max_tokens: int) -> Iterator[str]:
@@ -55,37 +64,33 @@ class NodeApi:
                     yield choice.get("delta", {}).get("content") or ""
 
 
-def start_node(command: list[str]) -> tuple[subprocess.Popen[str], NodeApi]:
+def start_node(command: list[str]) -> tuple[subprocess.Popen[str], NodeClient]:
     """Start `meadow node <command>` (stderr shared with ours) and wait for its ready event."""
     print("Starting a local Meadow node ...", file=sys.stderr)
     node = spawn(["node", *command], stderr=None)
-    assert node.stdout is not None
-    for line in node.stdout:
-        event = parse_event(line) or {}
-        if event.get("event") == "ready":
-            return node, NodeApi(event["api"], Path(event["token_file"]).read_text().strip())
-        if event.get("event") == "error":
-            stop_group(node)
-            raise UserFacingError(f"The node did not start: {event['message']}")
-    stop_group(node)
-    raise UserFacingError("The node exited before it was ready; see its log in the data dir")
+    try:
+        ready = ChildOutput(node, "meadow-node").start().wait_for(NodeReady, READY_TIMEOUT)
+    except (UserFacingError, TimeoutError) as error:
+        stop_group(node)
+        raise UserFacingError(f"The node did not start: {error}. Its log is in the data dir.") from None
+    return node, NodeClient(ready.api, Path(ready.token_file).read_text().strip())
 
 
-def wait_until_served(api: NodeApi, timeout: float) -> None:
-    """Show the server's progress until every block of some model is served (or the node says why not)."""
+def wait_until_served(api: NodeClient, timeout: float) -> None:
+    """Show the server's progress until every block of the node's model is served (or the node says why not)."""
     deadline, shown = time.monotonic() + timeout, ""
     while time.monotonic() < deadline:
-        status = api.json("GET", "/api/status")
-        serving = status["serving"]
-        if any(model["blocks"] and not model["missing"] for model in status["models"]):
+        status = NodeStatus.model_validate_json(api.body("GET", "/api/status"))
+        coverage = status.model.coverage
+        if coverage is not None and coverage.blocks and not coverage.missing:
             print("Ready.", file=sys.stderr)
             return
-        message = f"server: {serving['state']} {serving['reason']}".strip()
+        message = f"server: {status.serving.state} {status.serving.reason}".strip()
         if message != shown:
             print(message, file=sys.stderr)
             shown = message
         time.sleep(0.5)
-    raise UserFacingError("No server covers the model yet; see `meadow swarm status`")
+    raise UserFacingError(f"No server covers the node's model yet after {timeout:.0f} s; see `meadow swarm status`")
 
 
 def _error_message(error: urllib.error.HTTPError) -> str:

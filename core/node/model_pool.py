@@ -46,6 +46,21 @@ class ModelPool:
         self._lock = threading.Lock()
         self._loaded: dict[str, LoadedModel] = {}
 
+    @property
+    def own_name(self) -> str:
+        """This node's model's id in the swarm and the API (a local folder's resolves to its model id)."""
+        return self._own_name
+
+    def set_own_model(self, model_id: str) -> None:
+        """Answer for another model (setting node.model changed); the previous one's client part is let go."""
+        source = _resolve_or_none(model_id)
+        with self._lock:
+            old_names = {self.own_model, self._own_name}
+            self.own_model, self._own_source = model_id, source
+            self._own_name = source.dht_name if source is not None else model_id
+            for name in old_names - {self.own_model, self._own_name}:
+                self._loaded.pop(name, None)
+
     def names(self) -> list[str]:
         """Model ids the API offers: this node's model and every model announced in the swarm."""
         return sorted({self._own_name, *self._swarm_models()})

@@ -2,31 +2,26 @@
 from __future__ import annotations
 
 import logging
-import os
-import time
-from collections.abc import Callable, Collection
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict
 from typing import Any
 
-import psutil
-
-from core import __version__
-from core.config import Settings, update_settings_file
+from core.config import LIVE, NODE, SCHEMA, SERVER, Settings, lookup, update_settings_file
 from core.events import ServingChanged, SettingsChanged
+from core.node.contract import AppliedSettings, NodeStatus, PauseStatus, ServingStatus
 from core.node.conversations import Conversations
 from core.node.event_hub import EventHub
 from core.node.model_pool import ModelPool
-from core.node.server_stats import ServerStatsReader
-from core.node.supervisor import ServerSupervisor, ServingStatus
+from core.node.status_publisher import StatusPublisher
+from core.node.status_report import StatusReport
+from core.node.supervisor import ChildStatus, ServerSupervisor
 from core.node.swarm_view import SwarmView
-from core.nvml import process_gpu_bytes
 from core.pause import AppSnapshot, Decision, PauseMonitor, ServingState, Transition, apply_settings
-from core.pause.own_processes import own_process_tree
 
 logger = logging.getLogger(__name__)
 
-RESTART_PREFIXES = ("server.", "node.model", "node.num_blocks")  # read by the server child when it starts
+PAUSE_KEYS = ("pause.", "server.vram_reserve_gb")  # what the pause monitor's detectors read
 
 
 class Node:
@@ -34,16 +29,17 @@ class Node:
     a user pause, a game and "donation off" are weighed in one place."""
 
     def __init__(self, settings: Settings, overrides: list[str], hub: EventHub, supervisor: ServerSupervisor,
-                 pool: ModelPool, conversations: Conversations, swarm: SwarmView, stats: ServerStatsReader):
+                 pool: ModelPool, conversations: Conversations, swarm_view: SwarmView, report: StatusReport):
         self.settings = settings
+        self.started_settings = settings  # what settings that apply at the node's start were then
         self.overrides = overrides
         self.hub = hub
         self.supervisor = supervisor
         self.pool = pool
         self.conversations = conversations
-        self.swarm = swarm
-        self.stats = stats
-        self.started = time.time()
+        self.swarm_view = swarm_view
+        self.report = report
+        self.publisher = StatusPublisher(self.status, hub)
         self.monitor: PauseMonitor | None = None
         # Transitions are applied in order by one thread: stopping a server may take seconds, and the
         # monitor's callback must return at once.
@@ -55,13 +51,16 @@ class Node:
         self.monitor = monitor
         self._pending = self._control.submit(self._apply, monitor.decision)
         monitor.start()
+        self.publisher.start()
 
     def on_transition(self, transition: Transition) -> None:
         self._pending = self._control.submit(self._apply, transition.current)
+        self.publisher.nudge()
 
-    def on_serving_changed(self, status: ServingStatus) -> None:
+    def on_serving_changed(self, status: ChildStatus) -> None:
         self.hub.publish(ServingChanged(state=status.state, reason=status.reason, pid=status.pid,
-                                        model=self.settings["node.model"], blocks=status.blocks))
+                                        model=self.pool.own_name, blocks=status.blocks))
+        self.publisher.nudge()
 
     def start_serving(self) -> None:
         self._command(lambda monitor: monitor.set_donating(True))
@@ -81,42 +80,58 @@ class Node:
         snapshot = AppSnapshot.from_json(body)
         self._command(lambda monitor: monitor.post_app_snapshot(snapshot))
 
-    def update_settings(self, changes: dict[str, Any]) -> list[str]:
-        """Store new settings (all or nothing); restarts the server child when it reads one of them."""
+    def update_settings(self, changes: dict[str, Any]) -> tuple[list[str], AppliedSettings]:
+        """Store new settings (all or nothing; raises SettingsError) and apply each as its schema says: at once,
+        by restarting the server child, or at the node's next start. Returns the stored keys and how they apply."""
         update_settings_file(changes)
-        self.settings = Settings.load(self.overrides)
+        stored = Settings.load()  # the file alone: where it differs, this run's command line overrides it
+        old, self.settings = self.settings, Settings.load(self.overrides)
         keys = sorted(changes)
+        self._apply_settings([key for key in keys if old[key] != self.settings[key]])
         self.hub.publish(SettingsChanged(keys=keys))
-        if self.monitor is not None and any(key.startswith("pause.") for key in keys):
-            apply_settings(self.monitor, self.settings)
-        if any(key.startswith(RESTART_PREFIXES) for key in keys):
-            self._control.submit(self.supervisor.restart, "applying new settings")
-        return keys
+        self.publisher.nudge()
+        overridden = [key for key in keys if self.settings[key] != stored[key]]
+        keys_by = {applies: [key for key in keys if lookup(key).applies is applies and key not in overridden]
+                   for applies in (LIVE, SERVER, NODE)}
+        return keys, AppliedSettings(live=keys_by[LIVE], server_restart=keys_by[SERVER], node_restart=keys_by[NODE],
+                                     overridden=overridden)
 
-    def status(self) -> dict[str, Any]:
-        decision = self._decision()
-        return {
-            "node": {"pid": os.getpid(), "version": __version__, "uptime_s": round(time.time() - self.started, 1)},
-            "swarm": self.swarm.describe(),
-            "models": self.swarm.coverage(),
-            "serving": self._serving_status(decision),
-            "pause": self._pause_status(decision),
-            "sessions": {"open": self.conversations.open_count},
-        }
+    def restart_needed(self) -> list[str]:
+        """Settings changed since the node started that take effect only when it starts again."""
+        return [setting.key for setting in SCHEMA if setting.applies is NODE
+                and self.settings[setting.key] != self.started_settings[setting.key]]
 
-    def serving_status(self) -> dict[str, Any]:
+    def status(self) -> NodeStatus:
+        return self.report.status(self.settings, self.monitor, self.restart_needed())
+
+    def serving_status(self) -> ServingStatus:
         """The "serving" part of `status`, without its swarm scan."""
-        return self._serving_status(self._decision())
+        return self.report.serving(self.monitor)
 
-    def pause_status(self) -> dict[str, Any]:
+    def pause_status(self) -> PauseStatus:
         """The "pause" part of `status`: the monitor's decision and its detectors' signals."""
-        return self._pause_status(self._decision())
+        return self.report.pause(self.monitor)
 
     def shutdown(self) -> None:
+        self.publisher.stop()
         if self.monitor is not None:
             self.monitor.stop()
         self._control.shutdown(wait=True)
         self.supervisor.shutdown()
+
+    def _apply_settings(self, changed: list[str]) -> None:
+        """Apply changed values: live ones here, server ones by restarting the server child."""
+        settings = self.settings
+        self.conversations.configure(settings["node.max_sessions"], settings["node.session_idle_timeout"],
+                                     settings["node.session_tokens"])
+        self.supervisor.configure(settings["node.restart_backoff_max"], settings["server.drain_timeout"])
+        if self.monitor is not None and any(key.startswith(PAUSE_KEYS) for key in changed):
+            apply_settings(self.monitor, settings)
+        if "node.model" in changed:  # the API answers for the new model too, not only the server child
+            self.pool.set_own_model(settings["node.model"])
+            threading.Thread(target=preload_own_model, args=(self,), daemon=True, name="meadow-preload").start()
+        if any(lookup(key).applies is SERVER for key in changed):
+            self._control.submit(self.supervisor.restart, "applying new settings")
 
     def _command(self, command: Callable[[PauseMonitor], object]) -> None:
         """Run a user command through the monitor and wait until the server child follows it."""
@@ -138,32 +153,10 @@ class Node:
             self.supervisor.stop(state="paused", reason=decision.reason,
                                  timeout=self.settings["node.pause_stop_timeout"])
 
-    def _decision(self) -> dict[str, Any] | None:
-        return self.monitor.decision.to_json() if self.monitor is not None else None
 
-    def _serving_status(self, decision: dict[str, Any] | None) -> dict[str, Any]:
-        return {**self._serving_details(self.supervisor.status), "model": self.settings["node.model"],
-                "resume_in_s": decision["resume_in_s"] if decision is not None else None}
-
-    def _pause_status(self, decision: dict[str, Any] | None) -> dict[str, Any]:
-        signals = [signal.to_json() for signal in self.monitor.signals()] if self.monitor is not None else []
-        return {"decision": decision, "signals": signals}
-
-    def _serving_details(self, serving: ServingStatus) -> dict[str, Any]:
-        details = asdict(serving)
-        details.update(self.stats.read(serving.peer_id if serving.state == "serving" else None))
-        pids = own_process_tree(serving.pid) if serving.pid is not None else frozenset()  # with its DHT and p2pd
-        details["memory_bytes"] = _tree_rss(pids)
-        details["vram_bytes"] = process_gpu_bytes(set(pids)) if pids else None
-        return details
-
-
-def _tree_rss(pids: Collection[int]) -> int | None:
-    """Resident memory of these processes, in bytes."""
-    total = 0
-    for pid in pids:
-        try:
-            total += psutil.Process(pid).memory_info().rss
-        except psutil.Error:
-            continue
-    return total or None
+def preload_own_model(node: Node) -> None:
+    """Load the own model's client part now, so that the first request does not wait for it."""
+    try:
+        node.pool.get(node.pool.own_name)
+    except Exception:  # the first request reports the problem to its caller
+        logger.warning("Preloading %s failed", node.settings["node.model"], exc_info=True)

@@ -26,12 +26,13 @@ from core.node.api_token import clear_node_info, ensure_api_token, token_path, w
 from core.node.control_api import ControlApi
 from core.node.conversations import Conversations
 from core.node.event_hub import EventHub
-from core.node.generation import Generator
+from core.node.generation import RequestRunner
 from core.node.http_app import build_app
 from core.node.model_pool import ModelPool
-from core.node.node import Node
+from core.node.node import Node, preload_own_model
 from core.node.openai_api import OpenAIApi
 from core.node.server_stats import ServerStatsReader
+from core.node.status_report import StatusReport
 from core.node.supervisor import ServerSupervisor
 from core.node.swarm_view import SwarmView
 from core.node.swarms_api import SwarmsApi
@@ -73,7 +74,7 @@ def run_node(args: argparse.Namespace, swarm: SwarmSelection, settings: Settings
         write_node_info(api, os.getpid())
         events.NodeReady(peer_id=dht.peer_id.to_base58(), multiaddrs=multiaddrs, api=api,
                          token_file=str(token_path())).emit()
-        threading.Thread(target=_preload, args=(node,), daemon=True, name="meadow-preload").start()
+        threading.Thread(target=preload_own_model, args=(node,), daemon=True, name="meadow-preload").start()
         node.attach_monitor(build_monitor(settings, node.on_transition, donating=args.serve))
         reason = _wait_for_stop(stop, http_thread)
         events.Stopping(reason=reason).emit()
@@ -114,18 +115,18 @@ def _compose(settings: Settings, overrides: list[str], swarm: SwarmSelection, dh
     pool = ModelPool(swarm_client, client_settings, settings["node.model"], view.model_names)
     conversations = Conversations(settings["node.max_sessions"], settings["node.session_idle_timeout"],
                                   settings["node.session_tokens"])
-    node = Node(settings, overrides, hub, supervisor, pool, conversations, view, ServerStatsReader(swarm_client))
+    report = StatusReport(supervisor, view, pool, conversations, ServerStatsReader(swarm_client))
+    node = Node(settings, overrides, hub, supervisor, pool, conversations, view, report)
     node_ref.append(node)
     return node
 
 
 def _routes(node: Node) -> list[Route]:
-    generator = Generator(node.conversations)
-    openai = OpenAIApi(node.pool, generator, lambda: node.settings["node.default_max_tokens"])
+    openai = OpenAIApi(node.pool, RequestRunner(node.conversations), lambda: node.settings["node.default_max_tokens"])
     return [
         *ControlApi(node).routes(),
         *openai.routes(),
-        *SwarmsApi(node.swarm.private_name, node.swarm.multiaddrs).routes(),
+        *SwarmsApi(node.swarm_view.private_name, node.swarm_view.multiaddrs).routes(),
     ]
 
 
@@ -175,14 +176,6 @@ def _wait_for_stop(stop: _StopRequest, http_thread: threading.Thread) -> str:
         if not http_thread.is_alive():
             return "the local API stopped"
     return stop.reason
-
-
-def _preload(node: Node) -> None:
-    """Load the own model's client part now, so that the first request does not wait for it."""
-    try:
-        node.pool.get(node.settings["node.model"])
-    except Exception:  # the first request reports the problem to its caller
-        logger.warning("Preloading %s failed", node.settings["node.model"], exc_info=True)
 
 
 def _shut_down(node: Node, swarm_client: SwarmClient, dht: DHT) -> None:

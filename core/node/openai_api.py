@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from core.errors import ModelNotFoundError, RemoteCallError, UserFacingError
 from core.node.api_errors import ApiError, parse_body, parse_json
-from core.node.generation import Generation, Generator, Result, Sampling
+from core.node.generation import PreparedRequest, RequestRunner, Result, Sampling
 from core.node.model_pool import LoadedModel, ModelPool
 from core.node.openai_schema import ChatRequest, CompletionRequest, chat_prompt_ids, text_prompt_ids
 
@@ -26,9 +26,9 @@ logger = logging.getLogger(__name__)
 
 
 class OpenAIApi:
-    def __init__(self, pool: ModelPool, generator: Generator, default_max_tokens: Callable[[], int]):
+    def __init__(self, pool: ModelPool, runner: RequestRunner, default_max_tokens: Callable[[], int]):
         self.pool = pool
-        self.generator = generator
+        self.runner = runner
         self.default_max_tokens = default_max_tokens
 
     def routes(self) -> list[Route]:
@@ -65,11 +65,11 @@ class OpenAIApi:
     async def _answer(self, loaded: LoadedModel, prompt_ids: torch.Tensor, body: ChatRequest | CompletionRequest,
                       reply_format: type[_ChatFormat]) -> JSONResponse | StreamingResponse:
         """Generate the answer, whole or streamed as server-sent events, in `reply_format`."""
-        generation = await self._prepare(loaded, prompt_ids, body)
+        request = await self._prepare(loaded, prompt_ids, body)
         reply = reply_format(loaded.name)
         if body.stream:
-            return _event_stream(_stream(generation, reply, body.include_usage))
-        return JSONResponse(reply.whole(await _run(generation)))
+            return _event_stream(_stream(request, reply, body.include_usage))
+        return JSONResponse(reply.whole(await _run(request)))
 
     async def _model(self, name: str) -> LoadedModel:
         try:
@@ -78,7 +78,7 @@ class OpenAIApi:
             raise ApiError(404, str(error), code="model_not_found", param="model") from None
 
     async def _prepare(self, loaded: LoadedModel, prompt_ids: torch.Tensor,
-                       body: ChatRequest | CompletionRequest) -> Generation:
+                       body: ChatRequest | CompletionRequest) -> PreparedRequest:
         room = loaded.context_length - prompt_ids.shape[1]
         max_tokens = body.requested_tokens or min(self.default_max_tokens(), max(room, 0))
         if max_tokens < 1 or max_tokens > room:
@@ -88,14 +88,14 @@ class OpenAIApi:
         sampling = Sampling(max_tokens=max_tokens, temperature=1.0 if body.temperature is None else body.temperature,
                             top_p=1.0 if body.top_p is None else body.top_p, stop=body.stop_sequences(), seed=body.seed)
         try:
-            return await run_in_threadpool(self.generator.prepare, loaded, prompt_ids, sampling)
+            return await run_in_threadpool(self.runner.prepare, loaded, prompt_ids, sampling)
         except UserFacingError as error:  # MissingBlocksError after the bounded wait, a swarm that cannot serve
             raise ApiError(503, str(error), code="model_not_covered") from None
 
 
-async def _run(generation: Generation) -> Result:
+async def _run(request: PreparedRequest) -> Result:
     try:
-        return await run_in_threadpool(generation.run)
+        return await run_in_threadpool(request.run)
     except (UserFacingError, RemoteCallError) as error:
         raise _swarm_failed(error) from None
 
@@ -180,8 +180,8 @@ def _event_stream(chunks: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
     return StreamingResponse(lines(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-async def _stream(generation: Generation, reply: _ChatFormat, include_usage: bool) -> AsyncIterator[dict[str, Any]]:
-    """Run the generation in a thread and turn its text deltas into chunks as they come."""
+async def _stream(request: PreparedRequest, reply: _ChatFormat, include_usage: bool) -> AsyncIterator[dict[str, Any]]:
+    """Run the request in a thread and turn its text deltas into chunks as they come."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
 
@@ -189,11 +189,11 @@ async def _stream(generation: Generation, reply: _ChatFormat, include_usage: boo
         try:
             loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
         except RuntimeError:  # the API loop is gone (shutdown)
-            generation.cancel()
+            request.cancel()
 
     def work() -> None:
         try:
-            send("done", generation.run(lambda text: send("delta", text)))
+            send("done", request.run(lambda text: send("delta", text)))
         except Exception as error:  # noqa: BLE001 - reported to the client in the stream
             send("error", error)
 
@@ -218,4 +218,4 @@ async def _stream(generation: Generation, reply: _ChatFormat, include_usage: boo
                 yield _swarm_failed(value).body()
                 return
     finally:
-        generation.cancel()  # the client went away, or the answer is complete
+        request.cancel()  # the client went away, or the answer is complete

@@ -1,5 +1,5 @@
 """Requests and tokens our own server child has served, and where and how it computes, read over P2P from its
-rpc_info."""
+rpc_info at most once per SERVER_STATS_SECONDS."""
 from __future__ import annotations
 
 import logging
@@ -8,39 +8,39 @@ from typing import Any
 
 from core.client.swarm_client import SwarmClient
 from core.client.worker import run_sync
+from core.node.expiring import Expiring
 
 logger = logging.getLogger(__name__)
 
-CACHE_SECONDS = 1.0
+SERVER_STATS_SECONDS = 2.0  # an RPC to our own child; the status is pushed at most this often anyway
 RATE_SECONDS = 5.0
-_FIELDS = ("requests_served", "tokens_served", "open_sessions", "cache_tokens_free", "queue_depth", "device", "dtype",
-           "quantization")
+FIELDS = ("requests_served", "tokens_served", "open_sessions", "cache_tokens_free", "queue_depth", "device", "dtype",
+          "quantization")
+_EMPTY: dict[str, Any] = dict.fromkeys((*FIELDS, "tokens_per_second"))
 
 
 class ServerStatsReader:
     def __init__(self, swarm_client: SwarmClient, timeout: float = 2.0):
         self.swarm_client = swarm_client
         self.timeout = timeout
-        self._last: tuple[float, str | None, dict[str, Any]] = (0.0, None, {})
+        self._cache: Expiring[dict[str, Any]] = Expiring(SERVER_STATS_SECONDS)
         self._rate_base: tuple[float | None, int, float | None] = (None, 0, None)
         self._rate_peer: str | None = None
 
     def read(self, peer_id: str | None) -> dict[str, Any]:
         """The server's counters (None values while it does not serve or does not answer)."""
-        empty = dict.fromkeys((*_FIELDS, "tokens_per_second"))
         if peer_id is None:
-            return empty
-        fetched, last_peer, values = self._last
-        if last_peer == peer_id and time.monotonic() - fetched < CACHE_SECONDS:
-            return values
+            return dict(_EMPTY)
+        return self._cache.get(peer_id, lambda: self._fetch(peer_id))
+
+    def _fetch(self, peer_id: str) -> dict[str, Any]:
         try:
             info = run_sync(self.swarm_client.server_info(peer_id, self.timeout), timeout=self.timeout + 1.0)
         except Exception as error:  # noqa: BLE001 - a busy or restarting server: report nothing this time
             logger.debug("rpc_info of our server failed: %s", error)
-            return empty
-        values = {name: info.get(name) for name in _FIELDS}
+            return dict(_EMPTY)
+        values = {name: info.get(name) for name in FIELDS}
         values["tokens_per_second"] = self._rate(peer_id, values["tokens_served"])
-        self._last = (time.monotonic(), peer_id, values)
         return values
 
     def _rate(self, peer_id: str, tokens: object) -> float | None:
@@ -56,4 +56,3 @@ class ServerStatsReader:
             rate = round((tokens - counted) / (now - since), 2)
             self._rate_base = (now, tokens, rate)
         return rate
-

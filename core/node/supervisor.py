@@ -10,13 +10,14 @@ import logging
 import subprocess
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core.events import parse_event
+from core.child_output import ChildOutput
+from core.events import Event, Failed, Loading, Ready, ServerMoved, ServerReady
 from core.launcher import spawn, stop_group
+from core.node.contract import ServingStateName
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +25,10 @@ STABLE_SECONDS = 60.0  # a child that ran this long resets the restart delay
 
 
 @dataclass(frozen=True)
-class ServingStatus:
-    state: str = "stopped"  # starting | serving | paused | stopped | error
+class ChildStatus:
+    """The server child as the supervisor sees it (the node's status adds its counters: core.node.contract)."""
+
+    state: ServingStateName = "stopped"
     reason: str = ""
     pid: int | None = None
     blocks: list[int] | None = None
@@ -34,17 +37,17 @@ class ServingStatus:
 
 
 class ServerSupervisor:
-    def __init__(self, command: Callable[[], tuple[list[str], str | None]], on_change: Callable[[ServingStatus], None],
+    def __init__(self, command: Callable[[], tuple[list[str], str | None]], on_change: Callable[[ChildStatus], None],
                  backoff_max: float = 60.0, drain_timeout: float = 30.0):
         self._command = command
         self._on_change = on_change
         self._backoff_max = backoff_max
         self._drain_timeout = drain_timeout
         self._lock = threading.Lock()
-        self._status = ServingStatus(since=time.time())
+        self._status = ChildStatus(since=time.time())
         self._child: subprocess.Popen[str] | None = None
         self._child_started = 0.0
-        self._stderr: deque[str] = deque(maxlen=20)
+        self._output: ChildOutput | None = None
         self._last_error = ""
         self._want_running = False
         self._backoff = 1.0
@@ -52,7 +55,7 @@ class ServerSupervisor:
         self._closed = False
 
     @property
-    def status(self) -> ServingStatus:
+    def status(self) -> ChildStatus:
         with self._lock:
             return self._status
 
@@ -66,7 +69,14 @@ class ServerSupervisor:
             if self._child is None:
                 self._launch(reason or "starting the server")
 
-    def stop(self, state: str = "stopped", reason: str = "stopped by you", timeout: float | None = None) -> None:
+    def configure(self, backoff_max: float, drain_timeout: float) -> None:
+        """New settings node.restart_backoff_max and server.drain_timeout, used from the next restart or stop."""
+        with self._lock:
+            self._backoff_max, self._drain_timeout = backoff_max, drain_timeout
+            self._backoff = min(self._backoff, backoff_max)
+
+    def stop(self, state: ServingStateName = "stopped", reason: str = "stopped by you",
+             timeout: float | None = None) -> None:
         """Stop serving and wait for the child to exit; `state` is "stopped" or "paused"."""
         with self._lock:
             self._want_running = False
@@ -96,39 +106,24 @@ class ServerSupervisor:
         args, stdin_text = self._command()
         child = spawn(args, stdin_text=stdin_text)  # forked by a long-lived thread: see core/launcher.py
         self._child, self._child_started = child, time.monotonic()
-        self._stderr.clear()
         self._last_error = ""
         self._set(state="starting", reason=reason, pid=child.pid, blocks=None, peer_id=None)
-        threading.Thread(target=self._read_events, args=(child,), daemon=True, name="meadow-server-events").start()
-        threading.Thread(target=self._read_stderr, args=(child,), daemon=True, name="meadow-server-stderr").start()
+        self._output = ChildOutput(child, "meadow-server", on_event=lambda event: self._on_event(child, event),
+                                   on_exit=lambda code: self._on_exit(child, code)).start()
 
-    def _read_events(self, child: subprocess.Popen[str]) -> None:
-        assert child.stdout is not None
-        for line in child.stdout:
-            event = parse_event(line)
-            if event is not None:
-                self._on_event(child, event)
-        code = child.wait()
-        self._on_exit(child, code)
-
-    def _read_stderr(self, child: subprocess.Popen[str]) -> None:
-        assert child.stderr is not None
-        for line in child.stderr:
-            with self._lock:
-                self._stderr.append(line.rstrip())
-
-    def _on_event(self, child: subprocess.Popen[str], event: dict[str, Any]) -> None:
+    def _on_event(self, child: subprocess.Popen[str], event: Event) -> None:
         with self._lock:
             if child is not self._child:
                 return
-            kind = event.get("event")
-            if kind == "loading":
-                self._set(reason=f"loading weights {event.get('done')}/{event.get('total')}")
-            elif kind in ("ready", "moved"):
-                self._set(state="serving", reason="", blocks=_blocks(event.get("blocks")),
-                          peer_id=event.get("peer_id", self._status.peer_id))
-            elif kind == "error":
-                self._last_error = str(event.get("message", ""))[:500]
+            if isinstance(event, Loading):
+                self._set(reason=f"loading weights {event.done}/{event.total}")
+            elif isinstance(event, ServerReady | ServerMoved):
+                peer_id = event.peer_id if isinstance(event, ServerReady) else self._status.peer_id
+                self._set(state="serving", reason="", blocks=list(event.blocks), peer_id=peer_id)
+            elif isinstance(event, Ready):  # a child that serves no blocks (the tests' cheap stand-in: a DHT)
+                self._set(state="serving", reason="", blocks=None, peer_id=event.peer_id)
+            elif isinstance(event, Failed):
+                self._last_error = event.message[:500]
                 self._set(reason=self._last_error)
 
     def _on_exit(self, child: subprocess.Popen[str], code: int) -> None:
@@ -136,7 +131,8 @@ class ServerSupervisor:
             if child is not self._child:
                 return  # stopped on purpose
             self._child = None
-            detail = self._last_error or (self._stderr[-1] if self._stderr else "")
+            tail = self._output.stderr_tail if self._output is not None else ()
+            detail = self._last_error or (tail[-1].strip() if tail else "")
             if time.monotonic() - self._child_started > STABLE_SECONDS:
                 self._backoff = 1.0
             delay = self._backoff
@@ -169,9 +165,3 @@ class ServerSupervisor:
             self._on_change(self._status)
         except Exception:  # a broken listener must not break supervision
             logger.exception("Serving status listener failed")
-
-
-def _blocks(value: object) -> list[int] | None:
-    if isinstance(value, list) and len(value) == 2 and all(isinstance(item, int) for item in value):
-        return list(value)
-    return None

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 from pathlib import Path
 
 from core import events
+from core.child_output import ChildFailedError, ChildOutput
 from core.errors import UserFacingError
-from core.launcher import spawn
+from core.launcher import spawn, stop_group
 from core.runtime.activate import ENV, activated_variant
 
 logger = logging.getLogger(__name__)
@@ -41,20 +41,21 @@ def check_in_child(variant: str, require_cuda: bool = True) -> events.TorchCheck
     """Run `meadow runtime check` with the variant forced; raises UserFacingError unless torch imports (and,
     with `require_cuda`, sees a GPU)."""
     process = spawn(["runtime", "check"], env={**os.environ, ENV: variant})
+    output = ChildOutput(process, "meadow-runtime-check").start()
     try:
-        stdout, stderr = process.communicate(timeout=CHECK_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
+        checked = output.wait_for(events.TorchChecked, CHECK_TIMEOUT)
+        code = output.wait_exit(30.0)  # it exits right after its event
+    except TimeoutError:
+        stop_group(process)
         raise UserFacingError(f"Importing the torch build {variant} took over {CHECK_TIMEOUT:.0f} s; "
                               "not using it") from None
-    found = [event for line in stdout.splitlines() if (event := events.parse_event(line))
-             and event["event"] == events.TorchChecked.name]
-    if process.returncode != 0 or not found:
-        tail = " | ".join(stderr.strip().splitlines()[-5:])
-        raise UserFacingError(f"The torch build {variant} does not load on this computer (exit {process.returncode}: "
-                              f"{tail}); Meadow keeps its current torch. Run `meadow runtime status` for details.")
-    checked = events.TorchChecked(**{key: value for key, value in found[-1].items() if key != "event"})
+    except ChildFailedError as error:
+        raise UserFacingError(f"The torch build {variant} does not load on this computer ({error}); Meadow keeps its "
+                              "current torch. Run `meadow runtime status` for details.") from None
+    if code != 0:
+        raise UserFacingError(f"The torch build {variant} does not load on this computer (exit {code}: "
+                              f"{output.stderr_text()}); Meadow keeps its current torch. Run `meadow runtime status` "
+                              "for details.")
     if require_cuda and variant != "cpu" and not checked.cuda_available:
         raise UserFacingError(f"The torch build {variant} loads but sees no CUDA GPU (is the NVIDIA driver new "
                               f"enough for {variant}?); Meadow keeps its current torch. Pass --force to use it anyway.")

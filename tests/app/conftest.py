@@ -25,7 +25,7 @@ def node() -> Iterator[NodeHandle]:
 
 def node_info(node: NodeHandle) -> dict:
     """What core.node.api_token.read_node_info returns for this node."""
-    return {"api": node.api, "pid": node.process.pid, "token_file": node.process.ready["token_file"]}
+    return {"api": node.api, "pid": node.process.pid, "token_file": node.ready.token_file}
 
 
 @pytest.fixture

@@ -10,10 +10,12 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QMenu
 
+from app.api_client import NodeConnection
 from app.node_supervisor import NodeState, NodeSupervisor
 from app.runtime.decision import describe_no_offer, describe_offer, fetch_would_help, should_offer_at_start
 from app.runtime.install_dialog import CudaInstallDialog
 from app.runtime.offer import CudaOffer
+from core.events import Downloading, Event
 from core.runtime.command import status
 from tests.core.runtime.cli_runs import environment
 from tests.core.runtime.fake_index import fake_cublas, fake_cudart, fake_torch, serve_directory, write_index
@@ -61,7 +63,7 @@ def index_url(tmp_path):
 
 def test_the_answers_are_remembered_and_the_menu_item_says_when_nothing_is_needed(qtbot, tmp_path,
                                                                                 runtime_children_done):
-    offer = CudaOffer(NodeSupervisor(), env=environment(tmp_path))
+    offer = CudaOffer(NodeSupervisor(), NodeConnection(), env=environment(tmp_path))
     offer.consider(GPU, at_start=True)
     qtbot.mouseClick(next(b for b in offer.box.buttons() if b.text() == "Not now"), Qt.MouseButton.LeftButton)
     assert offer.preference() == (date.today() + timedelta(days=7)).isoformat()
@@ -92,15 +94,15 @@ def test_accepting_fetches_with_progress_then_restarts_the_supervised_node(qtbot
     monkeypatch.setenv("MEADOW_TORCH", "cpu")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     supervisor = NodeSupervisor(extra_args=["--api-port", "0"], serve=False)
-    offer = CudaOffer(supervisor, index_url=index_url)
+    offer = CudaOffer(supervisor, NodeConnection(), index_url=index_url)
     supervisor.start()  # the node starts while the fetch runs, as at the app's start
     first_node = supervisor.process
     steps: list[tuple[str, str]] = []  # each event the dialog handled, and what it said then
     handle = CudaInstallDialog.on_child_event
 
-    def on_child_event(dialog: CudaInstallDialog, event: dict) -> None:
+    def on_child_event(dialog: CudaInstallDialog, event: Event) -> None:
         handle(dialog, event)
-        steps.append((event["event"], dialog.step.text()))
+        steps.append((event.event, dialog.step.text()))
 
     monkeypatch.setattr(CudaInstallDialog, "on_child_event", on_child_event)
     offer.consider(GPU, at_start=True)
@@ -132,12 +134,12 @@ def test_cancel_mid_download_leaves_nothing(qtbot, tmp_path, index_url, runtime_
     home = tmp_path / "home"
     dialog = CudaInstallDialog("cu128", environment(home), index_url)
 
-    def cancel_mid_download(event: dict) -> None:
-        if event.get("event") == "downloading" and "cublas" in event["file"] and event["done"] > 0:
+    def cancel_mid_download(event: Event) -> None:
+        if isinstance(event, Downloading) and "cublas" in event.file and event.done > 0:
             assert any(path.name.startswith(".staging-") for path in (home / "runtime").iterdir())
             dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()
 
-    dialog.child.received.connect(cancel_mid_download)
+    dialog.child.event_received.connect(cancel_mid_download)
     dialog.start()
     qtbot.waitUntil(lambda: dialog.outcome != "running", timeout=30_000)
     assert dialog.outcome == "cancelled" and "nothing was installed" in dialog.step.text()
@@ -168,3 +170,16 @@ def test_the_menu_item_is_in_the_tray_and_the_dashboard(qtbot):
         assert isinstance(menu, QMenu) and action in menu.actions()
     finally:
         desktop.close()
+
+
+def test_an_answer_is_stored_through_the_node_once_it_answers(qtbot, node):
+    api = NodeConnection()
+    offer = CudaOffer(NodeSupervisor(), api)
+    try:
+        offer.remember("never")  # the node has not answered yet: the answer waits, and counts already
+        assert offer.unsent == "never" and offer.preference() == "never"
+        api.set_endpoint(node.api, node.token)
+        qtbot.waitUntil(lambda: offer.unsent is None, timeout=10_000)
+        assert node.http.get("/api/settings").json()["values"]["app.cuda_offer"] == "never"
+    finally:
+        node.http.patch("/api/settings", json={"app.cuda_offer": "ask"}).raise_for_status()

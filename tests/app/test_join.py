@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
+from core.config import update_settings_file
 from core.launcher import spawn, stop_group
 from tests.helpers.processes import MeadowProcess
 
@@ -30,7 +31,7 @@ def friend_swarm(tmp_path_factory):
     bootstrap = MeadowProcess(spawn(["dht", "--swarm", SWARM, "--new-swarm"],
                                     env={**os.environ, "MEADOW_HOME": str(home)}), ["dht"])
     try:
-        bootstrap.ready = bootstrap.wait_for("ready", 60)
+        bootstrap.wait_ready(60)
         token = run_cli(["invite", "create", "--swarm", SWARM, "--initial-peers", *bootstrap.multiaddrs],
                         home).strip().splitlines()[-1]
         yield token
@@ -52,6 +53,7 @@ def supervised_desktop(qtbot):
     finally:
         app.supervisor.stop_and_wait()
         app.close()
+        update_settings_file({"app.swarm": ""})  # the join stored its swarm; no node runs to write it now
 
 
 def test_bad_token_shows_the_nodes_message(qtbot, desktop):
@@ -65,8 +67,8 @@ def test_bad_token_shows_the_nodes_message(qtbot, desktop):
 
 def test_join_by_token_switches_the_node(qtbot, supervised_desktop, friend_swarm):
     app = supervised_desktop
-    first_pid = app.status.status["node"]["pid"]
-    assert app.status.status["swarm"]["private"] is False
+    first_pid = app.status.status.node.pid
+    assert app.status.status.swarm.private is False
     app.actions.join.trigger()
     dialog = app.dialogs["join"]
     dialog.token.setPlainText(friend_swarm)
@@ -77,12 +79,12 @@ def test_join_by_token_switches_the_node(qtbot, supervised_desktop, friend_swarm
 
     def switched() -> bool:
         status = app.status.status
-        return bool(status and status["swarm"]["name"] == SWARM and status["node"]["pid"] != first_pid)
+        return bool(status and status.swarm.name == SWARM and status.node.pid != first_pid)
 
     qtbot.waitUntil(switched, timeout=120_000)
     status = app.status.status
-    assert status["swarm"]["private"] is True
-    assert status["swarm"]["peers"] is None or status["swarm"]["peers"] >= 1
+    assert status.swarm.private is True
+    assert status.swarm.peers is None or status.swarm.peers >= 1
     assert app.supervisor.command_args()[:3] == ["node", "--swarm", SWARM]  # the invite's bootstrap peers
     assert "--new-swarm" not in app.supervisor.command_args()
     with pytest.raises(ProcessLookupError):

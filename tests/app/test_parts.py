@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import plistlib
 
+import pytest
+
 from app.autostart import desktop_entry, launch_agent, set_start_at_login, xdg_autostart_path
 from app.chat.store import Conversation, ConversationStore, Message
 from app.chat.transcript import render, route_line
-from app.node_events import parse_node_event
 from app.single_instance import SingleInstance
 from app.sse import SseParser
 from app.tray_state import TrayState, tray_state
 from core.events import ServingChanged
+from core.node.contract import StatusChanged, parse_node_event
+from core.pause import PauseKind, ServingState
+from tests.helpers.statuses import node_status
 
 
 def test_sse_parser_handles_split_chunks_comments_and_multiline_data():
@@ -20,11 +24,16 @@ def test_sse_parser_handles_split_chunks_comments_and_multiline_data():
     assert parser.feed(b": 1}\n\ndata: x\r\ndata: y\n\n") == ['{"a": 1}', "x\ny"]
 
 
-def test_node_events_become_typed_dataclasses():
+def test_node_events_become_typed_events_and_a_broken_one_fails():
     event = parse_node_event('{"event": "serving", "state": "paused", "reason": "r", "pid": null, '
-                             '"model": "m", "blocks": null, "added_later": 1}')
+                             '"model": "m", "blocks": null}')
     assert event == ServingChanged(state="paused", reason="r", pid=None, model="m", blocks=None)
+    status = StatusChanged(status=node_status("paused", PauseKind.USER, ServingState.PAUSED))
+    assert parse_node_event(status.to_json()) == status
     assert parse_node_event('{"event": "something-new"}') is None
+    with pytest.raises(ValueError):
+        parse_node_event('{"event": "serving", "state": "paused", "reason": "r", "pid": "12", "model": "m", '
+                         '"blocks": null}')
 
 
 def test_transcript_links_every_code_block_for_copying():
@@ -53,20 +62,16 @@ def test_conversations_round_trip_on_disk(tmp_path):
     assert store.list() == []
 
 
-def status(state: str, kind: str = "", decision: str = "serving") -> dict:
-    return {"serving": {"state": state, "reason": "", "blocks": None},
-            "pause": {"decision": {"state": decision, "kind": kind, "reason": ""}}}
-
-
 def test_tray_state_from_status():
+    paused, stopped = ServingState.PAUSED, ServingState.STOPPED
     assert tray_state(None) is TrayState.CONNECTING
-    assert tray_state(status("serving")) is TrayState.SERVING
-    assert tray_state(status("starting")) is TrayState.STARTING
-    assert tray_state(status("paused", "user", "paused")) is TrayState.PAUSED_BY_USER
-    assert tray_state(status("paused", "game", "paused")) is TrayState.PAUSED_FOR_GAME
-    assert tray_state(status("paused", "battery", "paused")) is TrayState.PAUSED_OTHER
-    assert tray_state(status("stopped", "donation_off", "stopped")) is TrayState.STOPPED
-    assert tray_state(status("error")) is TrayState.ERROR
+    assert tray_state(node_status("serving")) is TrayState.SERVING
+    assert tray_state(node_status("starting")) is TrayState.STARTING
+    assert tray_state(node_status("paused", PauseKind.USER, paused)) is TrayState.PAUSED_BY_USER
+    assert tray_state(node_status("paused", PauseKind.GAME, paused)) is TrayState.PAUSED_FOR_GAME
+    assert tray_state(node_status("paused", PauseKind.BATTERY, paused)) is TrayState.PAUSED_OTHER
+    assert tray_state(node_status("stopped", PauseKind.DONATION_OFF, stopped)) is TrayState.STOPPED
+    assert tray_state(node_status("error")) is TrayState.ERROR
     assert {state.icon_stem for state in TrayState} == {"starting", "serving", "paused", "gaming", "stopped", "error"}
 
 

@@ -1,7 +1,7 @@
 """The settings dialog is generated from the node's schema and saves with PATCH; errors are shown."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QLineEdit, QSpinBox
 
 from app.autostart import xdg_autostart_path
 
@@ -25,7 +25,15 @@ def test_one_editor_per_type_filled_from_the_node(qtbot, node, desktop):
     device = dialog.editors["server.device"].widget
     assert [device.itemText(index) for index in range(device.count())] == ["auto", "cuda", "cpu"]
     assert dialog.editors["server.device"].value() == "auto"
-    assert dialog.tabs.tabText(0) == "General"
+    assert [dialog.tabs.tabText(index) for index in range(dialog.tabs.count())] == ["Basics", "Advanced"]
+    basics = dialog.tabs.widget(0).widget()  # the scroll area's page
+    shown = {label.text() for label in basics.findChildren(QLabel)}
+    assert "GPU memory to keep for your own programs (GiB)" in shown and "Start Meadow when you log in" in shown
+    assert "Torch threads" not in shown  # an advanced one
+    assert {item["key"] for item in schema if not item["advanced"]} == {
+        editor.widget.objectName() for editor in dialog.editors.values() if basics.isAncestorOf(editor.widget)}
+    swarm = dialog.editors["app.swarm"].widget
+    assert isinstance(swarm, QComboBox) and swarm.itemData(0) == "" and swarm.itemText(0).startswith("Public")
     assert dialog.changes() == {}
 
 

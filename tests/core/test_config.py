@@ -53,14 +53,14 @@ def test_every_setting_is_documented_and_parses_its_default():
     keys = [setting.key for setting in SCHEMA]
     assert len(keys) == len(set(keys))
     for setting in SCHEMA:
-        assert setting.description and "." in setting.key
+        assert setting.description and setting.label and "." in setting.key
         assert setting.parse(setting.default) == setting.default
 
 
 def test_lists_are_comma_separated():
-    from core.config import Setting
+    from core.config import LIVE, Setting
 
-    assert Setting("x.y", list, [], "a list").parse("a, b,,c") == ["a", "b", "c"]
+    assert Setting("x.y", list, [], "a list", label="A list", applies=LIVE).parse("a, b,,c") == ["a", "b", "c"]
 
 
 def test_update_settings_file_is_all_or_nothing(tmp_path):
@@ -78,3 +78,33 @@ def test_update_settings_file_is_all_or_nothing(tmp_path):
     with pytest.raises(SettingsError):
         update_settings_file({"log.level": "DEBUG"}, path)
     assert path.read_text() == "{broken"
+
+
+def test_writers_at_the_same_time_lose_nothing(tmp_path):
+    import threading
+
+    from core.config import update_settings_file
+
+    path = tmp_path / "settings.json"
+
+    def write(key: str, base: int) -> None:
+        for step in range(15):
+            update_settings_file({key: base + step}, path)
+
+    writers = [threading.Thread(target=write, args=("node.max_sessions", 100)),
+               threading.Thread(target=write, args=("node.session_tokens", 1000))]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+    assert json.loads(path.read_text()) == {"node.max_sessions": 114, "node.session_tokens": 1014}
+    assert (tmp_path / "settings.json.lock").exists()  # the lock the node (and any other writer) holds
+
+
+def test_every_setting_says_when_it_applies():
+    from core.config import NODE, SERVER, lookup
+
+    assert lookup("server.vram_reserve_gb").applies is SERVER and lookup("node.model").applies is SERVER
+    assert lookup("client.request_timeout").applies is NODE and lookup("app.swarm").applies is NODE
+    basics = [setting.key for setting in SCHEMA if not setting.advanced]
+    assert {"server.vram_reserve_gb", "pause.enabled", "app.start_at_login", "app.swarm"} <= set(basics)

@@ -7,19 +7,23 @@ from pathlib import Path
 
 import httpx
 
+from core.events import NodeReady
 from tests.helpers.processes import MeadowProcess
 
 
 class NodeHandle:
     def __init__(self, process: MeadowProcess):
         self.process = process
-        self.api: str = process.ready["api"]
-        self.token = Path(process.ready["token_file"]).read_text().strip()
+        assert isinstance(process.ready, NodeReady), "a node announces its API in its ready event"
+        self.ready = process.ready
+        self.api = process.ready.api
+        self.token = Path(process.ready.token_file).read_text().strip()
         self.http = httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {self.token}"}, timeout=120)
 
     @classmethod
-    def start(cls, args: list[str], ready_timeout: float = 120.0) -> NodeHandle:
-        return cls(MeadowProcess.start(["node", "--api-port", "0", *args], ready_timeout=ready_timeout))
+    def start(cls, args: list[str], ready_timeout: float = 120.0, env: dict[str, str] | None = None) -> NodeHandle:
+        """`meadow node` with these arguments; `env` None inherits ours (the test session's MEADOW_HOME)."""
+        return cls(MeadowProcess.start(["node", "--api-port", "0", *args], ready_timeout=ready_timeout, env=env))
 
     def status(self) -> dict:
         response = self.http.get("/api/status")

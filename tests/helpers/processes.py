@@ -1,44 +1,45 @@
-"""Start real `meadow` commands as child processes and read their JSON lifecycle events."""
+"""Start real `meadow` commands as child processes and read their typed lifecycle events (core.child_output)."""
 from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import subprocess
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import psutil
 
-from core.events import parse_event
+from core.child_output import ChildFailedError, ChildOutput
+from core.events import Event, Ready, ServerReady
 from core.launcher import spawn, stop_group
 
-_STARTED: list[subprocess.Popen] = []
+_STARTED: list[subprocess.Popen[str]] = []
+EventType = TypeVar("EventType", bound=Event)
 
 
 class MeadowProcess:
-    """A `meadow` child in its own process group; events from stdout are collected by a thread."""
+    """A `meadow` child in its own process group; its events are read by core.child_output.ChildOutput."""
 
-    def __init__(self, process: subprocess.Popen, args: list[str]):
+    def __init__(self, process: subprocess.Popen[str], args: list[str]):
         self.process = process
         self.args = args
-        self.events: queue.Queue[dict] = queue.Queue()
-        self.seen: list[dict] = []
-        self.stderr_lines: list[str] = []
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
-        self.ready: dict = {}
+        self.output = ChildOutput(process, "meadow-test-child", stderr_lines=200).start()
+        self.ready: Ready | None = None
 
     @classmethod
     def start(cls, args: list[str], ready_timeout: float = 120.0, wait_ready: bool = True,
-              stdin_text: str | None = None) -> MeadowProcess:
-        process = spawn(args, stdin_text=stdin_text)
+              stdin_text: str | None = None, env: dict[str, str] | None = None) -> MeadowProcess:
+        process = spawn(args, env=env, stdin_text=stdin_text)
         _STARTED.append(process)
         child = cls(process, args)
         if wait_ready:
-            child.ready = child.wait_for("ready", ready_timeout)
+            child.wait_ready(ready_timeout)
         return child
+
+    def wait_ready(self, timeout: float) -> Ready:
+        self.ready = self.wait_for(Ready, timeout)
+        return self.ready
 
     @property
     def pid(self) -> int:
@@ -46,43 +47,27 @@ class MeadowProcess:
 
     @property
     def multiaddrs(self) -> list[str]:
-        return list(self.ready["multiaddrs"])
+        assert self.ready is not None, "not ready yet"
+        return list(self.ready.multiaddrs)
+
+    @property
+    def blocks(self) -> list[int]:
+        """The blocks [start, end) a `meadow serve` child said it serves when it was ready."""
+        assert isinstance(self.ready, ServerReady), f"meadow {' '.join(self.args)} is no ready server"
+        return list(self.ready.blocks)
 
     @property
     def peer_id(self) -> str:
-        return self.ready["peer_id"]
+        assert self.ready is not None, "not ready yet"
+        return self.ready.peer_id
 
-    def _read_stdout(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            event = parse_event(line)
-            if event is not None:
-                self.seen.append(event)
-                self.events.put(event)
-
-    def _read_stderr(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.stderr_lines.append(line)
-            del self.stderr_lines[:-200]
-
-    def wait_for(self, name: str, timeout: float) -> dict:
-        """The next event called `name`; fails with the child's stderr if it exits or the time runs out."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                event = self.events.get(timeout=0.2)
-            except queue.Empty:
-                if self.process.poll() is not None and self.events.empty():
-                    break
-                continue
-            if event["event"] == name:
-                return event
-            if event["event"] == "error":
-                raise RuntimeError(f"meadow {' '.join(self.args)} failed: {event['message']}")
-        tail = "".join(self.stderr_lines[-30:])
-        raise TimeoutError(f"meadow {' '.join(self.args)}: no {name!r} event in {timeout:.0f} s "
-                           f"(exit code {self.process.poll()}). stderr:\n{tail}")
+    def wait_for(self, event_type: type[EventType], timeout: float) -> EventType:
+        """The next event of this type; fails with the child's stderr if it reports an error, exits or times out."""
+        try:
+            return self.output.wait_for(event_type, timeout)
+        except (ChildFailedError, TimeoutError) as error:
+            tail = "\n".join(list(self.output.stderr_tail)[-30:])
+            raise type(error)(f"meadow {' '.join(self.args)}: {error}\nstderr:\n{tail}") from None
 
     def stop(self, timeout: float = 20.0) -> int | None:
         return stop_group(self.process, timeout)

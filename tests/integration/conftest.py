@@ -32,7 +32,7 @@ def start_servers(model: str, spans: list[tuple[int, int]], namespace: str, init
         for index, (start, end) in enumerate(spans)
     ]
     for server in servers:
-        server.ready = server.wait_for("ready", 180)
+        server.wait_ready(180)
     return servers
 
 

@@ -17,6 +17,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, Gemma3ForCausalLM
 
+from core.child_output import ChildFailedError
+from core.events import ServerReady
 from tests.core.models.test_architectures import PROMPT
 from tests.core.models.test_checkpoints import edit_config
 from tests.helpers.hub_layout import gemma3_multimodal_hub_names, publish_to_hub_cache, write_hub_checkpoint
@@ -115,8 +117,8 @@ def test_serve_refuses_an_unsupported_architecture_and_a_config_that_disagrees_w
                 r"Architecture 'gpt_neox' is not supported yet \(supported: llama, mistral, mixtral, qwen2, .*falcon\)",
                 r"says the model has 6 blocks \(num_hidden_layers\), but its weights hold blocks 0-3 \(4 blocks\)"],
                                     strict=True):
-            with pytest.raises(RuntimeError, match=expected):
-                server.wait_for("ready", 120)
+            with pytest.raises(ChildFailedError, match=expected):
+                server.wait_for(ServerReady, 120)
             assert server.process.wait(30) != 0
     finally:
         stop_all(servers)

@@ -13,6 +13,7 @@ from hivemind.p2p import P2PHandlerError
 from core.client.swarm_client import SwarmClient
 from core.client.worker import run_sync
 from core.config import Settings
+from core.events import Stopped, Stopping
 from core.swarm.dht import SwarmSelection
 from tests.helpers.processes import MeadowProcess
 from tests.helpers.streams import RawSession, hidden_states
@@ -37,7 +38,7 @@ def servers(bootstrap, tiny_llama):
                "short": _start(tiny_llama, bootstrap, "drain-short", 1),
                "cut": _start(tiny_llama, bootstrap, "drain-cut", 60)}
     for server in started.values():
-        server.ready = server.wait_for("ready", 180)
+        server.wait_ready(180)
     yield started
     for server in started.values():
         server.stop()
@@ -64,14 +65,14 @@ def test_open_session_finishes_within_drain_timeout_and_new_ones_are_refused(ser
     session = RawSession(client, server.peer_id, MODEL, SPAN, 16)
     run_sync(session.open(hidden_states(4)), 30)
     os.kill(server.pid, signal.SIGTERM)
-    assert server.wait_for("stopping", 10)["reason"] == "SIGTERM"
+    assert server.wait_for(Stopping, 10).reason == "SIGTERM"
     assert "draining:" in _refused_while_draining(client, server.peer_id)
     for index in range(3):  # the open session goes on
         run_sync(session.step(hidden_states(1, seed=index)), 30)
     assert session.position == 7
     run_sync(session.close(), 30)
     closed = time.monotonic()
-    server.wait_for("stopped", 15)
+    server.wait_for(Stopped, 15)
     assert server.process.wait(15) == 0
     assert time.monotonic() - closed < 10, "the server waited out its drain time after the last session ended"
 
@@ -83,13 +84,13 @@ def test_session_outliving_the_drain_is_told_at_once(servers, client):
     session = RawSession(client, server.peer_id, MODEL, SPAN, 16)
     run_sync(session.open(hidden_states(4)), 30)
     os.kill(server.pid, signal.SIGTERM)
-    server.wait_for("stopping", 10)
+    server.wait_for(Stopping, 10)
     started = time.monotonic()
 
     with pytest.raises(P2PHandlerError, match="draining:"):
         run_sync(_until_the_stream_ends(session), 20)
     assert time.monotonic() - started < 10
-    server.wait_for("stopped", 15)
+    server.wait_for(Stopped, 15)
     assert server.process.wait(15) == 0
 
 
@@ -98,14 +99,14 @@ def test_a_second_sigterm_cuts_the_drain_short(servers, client):
     session = RawSession(client, server.peer_id, MODEL, SPAN, 16)
     run_sync(session.open(hidden_states(4)), 30)
     os.kill(server.pid, signal.SIGTERM)
-    server.wait_for("stopping", 10)
+    server.wait_for(Stopping, 10)
     run_sync(session.step(hidden_states(1)), 30)  # still draining: the open session is served
     os.kill(server.pid, signal.SIGTERM)
     started = time.monotonic()
 
     with pytest.raises(P2PHandlerError, match="draining:"):
         run_sync(_until_the_stream_ends(session), 20)
-    server.wait_for("stopped", 15)
+    server.wait_for(Stopped, 15)
     assert server.process.wait(15) == 0
     assert time.monotonic() - started < 10, "the second SIGTERM did not end the 60 s drain"
 

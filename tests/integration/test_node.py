@@ -18,6 +18,7 @@ import torch
 from core.models.prompts import encode_prompt
 from core.models.source import resolve_model
 from core.models.weights import load_tokenizer
+from core.node.server_stats import SERVER_STATS_SECONDS
 from tests.helpers.node import NodeHandle
 from tests.integration.conftest import SMOLLM
 
@@ -143,7 +144,7 @@ def test_missing_or_wrong_token_is_refused_and_node_keeps_serving(node, client):
 
 
 def _served_tokens(node: NodeHandle) -> int:
-    time.sleep(1.1)  # the node caches its server's counters for a second
+    time.sleep(SERVER_STATS_SECONDS + 0.1)  # the node reads its server's counters at most this often
     return node.status()["serving"]["tokens_served"]
 
 
@@ -240,11 +241,14 @@ def test_settings_patch_is_validated_and_schema_lists_every_setting(node, meadow
     assert bad.status_code == 400 and "node.default_max_tokens" in bad.json()["error"]["message"]
     unknown = node.http.patch("/api/settings", json={"no.such": 1})
     assert unknown.status_code == 400
-    good = node.http.patch("/api/settings", json={"node.default_max_tokens": 33})
+    good = node.http.patch("/api/settings", json={"node.default_max_tokens": 33, "pause.poll_seconds": 1.0})
     assert good.status_code == 200 and good.json()["values"]["node.default_max_tokens"] == 33
+    # This node's command line sets pause.poll_seconds: the stored value waits for a start without it.
+    assert good.json()["applied"]["overridden"] == ["pause.poll_seconds"]
+    assert good.json()["values"]["pause.poll_seconds"] == 0.5
     stored = json.loads((meadow_home / "settings.json").read_text())
     assert stored["node.default_max_tokens"] == 33 and "log.level" not in stored
-    node.http.patch("/api/settings", json={"node.default_max_tokens": 512})
+    node.http.patch("/api/settings", json={"node.default_max_tokens": 512, "pause.poll_seconds": 2.0})
 
 
 def test_exclusive_app_pauses_within_5_s_and_serving_resumes_after_grace(node, tmp_path):

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from core.events import ServerMoved, Stopped
 from tests.helpers.processes import MeadowProcess
 
 SMOLLM = "smollm2-135m-instruct"
@@ -38,7 +39,7 @@ def test_three_servers_joining_one_after_another_cover_every_block(bootstrap):
     try:
         for _ in range(3):
             servers.append(serve(bootstrap, "join3", "--num-blocks", "12"))
-        spans = [tuple(server.ready["blocks"]) for server in servers]
+        spans = [tuple(server.blocks) for server in servers]
         covered = {index for start, end in spans for index in range(start, end)}
         assert covered == set(range(30)), spans
         status = swarm_status(bootstrap, "join3")
@@ -63,11 +64,11 @@ def test_duplicate_moves_into_the_gap_when_the_only_server_leaves(bootstrap):
         mover = serve(bootstrap, namespace, "--num-blocks", "15", "--set", "server.rebalance_period=4",
                       "--set", "server.drain_timeout=2")
         others.append(mover)
-        assert mover.ready["blocks"] == [15, 30]
+        assert mover.blocks == [15, 30]
         os.kill(first.pid, signal.SIGTERM)
-        first.wait_for("stopped", 30)
-        moved = mover.wait_for("moved", 4 * 1.5 + 60)  # one (jittered) period, then drain, reload, announce
-        assert moved["blocks"] == [0, 15]
+        first.wait_for(Stopped, 30)
+        moved = mover.wait_for(ServerMoved, 4 * 1.5 + 60)  # one (jittered) period, then drain, reload, announce
+        assert moved.blocks == [0, 15]
         blocks = swarm_status(bootstrap, namespace)["models"][0]["blocks"]
         assert all(block["servers"] == 1 for block in blocks), blocks
     finally:

@@ -13,6 +13,7 @@ from core.client.swarm_client import SwarmClient
 from core.client.worker import run_sync
 from core.config import Settings
 from core.errors import MissingBlocksError
+from core.events import Stopped, Stopping
 from core.swarm.dht import SwarmSelection
 from tests.integration.conftest import client_for, start_servers
 
@@ -36,8 +37,8 @@ def test_ready_record_is_readable_and_sigterm_announces_offline(bootstrap, tiny_
     assert found[0][0].record.state == "online" and (found[0][0].record.start, found[0][0].record.end) == (0, 6)
     assert all(m.endswith(f"/p2p/{server.peer_id}") for m in server.multiaddrs)
     os.kill(server.pid, signal.SIGTERM)
-    assert server.wait_for("stopping", 10)["reason"] == "SIGTERM"
-    server.wait_for("stopped", 15)
+    assert server.wait_for(Stopping, 10).reason == "SIGTERM"
+    server.wait_for(Stopped, 15)
     assert server.process.wait(15) == 0
     found = _records(bootstrap, "lifecycle", "tiny-llama", 6)
     assert {s.record.state for i in range(6) for s in found[i]} == {"offline"}

@@ -1,11 +1,11 @@
-"""Who may sample at once (RandomState): a seeded request alone, unseeded sampling together, greedy freely.
+"""Who may sample at once (SamplingGate): a seeded request alone, unseeded sampling together, greedy freely.
 
 Real generations running side by side through a swarm are in tests/integration/test_node.py."""
 from __future__ import annotations
 
 import threading
 
-from core.node.generation import RandomState, Sampling
+from core.node.generation import Sampling, SamplingGate
 
 SETTLE = 0.3  # seconds a blocked thread gets to (wrongly) enter before we look
 WAIT = 5.0
@@ -31,7 +31,7 @@ class Holder:
         assert not self.thread.is_alive()
 
 
-def running(state: RandomState, sampling: Sampling) -> Holder:
+def running(state: SamplingGate, sampling: Sampling) -> Holder:
     """A holder that got in at once."""
     holder = Holder(state.for_sampling(sampling))
     assert holder.entered.wait(WAIT)
@@ -44,14 +44,14 @@ GREEDY = Sampling(max_tokens=4, temperature=0.0, seed=3)
 
 
 def test_unseeded_sampling_runs_side_by_side():
-    state = RandomState()
+    state = SamplingGate()
     first, second = running(state, UNSEEDED), running(state, UNSEEDED)
     first.finish()
     second.finish()
 
 
 def test_a_seeded_request_has_the_generator_alone_and_is_not_starved():
-    state = RandomState()
+    state = SamplingGate()
     unseeded = running(state, UNSEEDED)
     seeded = Holder(state.for_sampling(SEEDED))
     assert not seeded.entered.wait(SETTLE)  # it waits for the sampling under way
@@ -69,7 +69,7 @@ def test_a_seeded_request_has_the_generator_alone_and_is_not_starved():
 
 
 def test_greedy_decoding_needs_no_hold():
-    state = RandomState()
+    state = SamplingGate()
     seeded = running(state, SEEDED)
     greedy = running(state, GREEDY)
     greedy.finish()

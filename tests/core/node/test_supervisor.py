@@ -9,7 +9,7 @@ import time
 import psutil
 import pytest
 
-from core.node.supervisor import ServerSupervisor, ServingStatus
+from core.node.supervisor import ChildStatus, ServerSupervisor
 
 
 def _wait(predicate, timeout: float) -> None:
@@ -21,7 +21,7 @@ def _wait(predicate, timeout: float) -> None:
 
 @pytest.fixture
 def supervisor():
-    seen: list[ServingStatus] = []
+    seen: list[ChildStatus] = []
     supervisor = ServerSupervisor(lambda: (["dht", "--new-swarm"], None), seen.append, backoff_max=2.0,
                                   drain_timeout=10.0)
     supervisor.seen = seen  # type: ignore[attr-defined]  # the statuses seen, for the tests to read
@@ -51,7 +51,7 @@ def test_start_crash_restart_stop(supervisor):
 
 
 def test_a_child_that_cannot_start_reports_its_error(tmp_path):
-    seen: list[ServingStatus] = []
+    seen: list[ChildStatus] = []
     command = ["serve", "--new-swarm", "--model", str(tmp_path / "missing")]
     supervisor = ServerSupervisor(lambda: (command, None), seen.append, backoff_max=60.0)
     try:

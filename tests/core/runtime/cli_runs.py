@@ -33,7 +33,8 @@ def environment(home: Path, **extra: str) -> dict[str, str]:
 def meadow(home: Path, *args: str, timeout: float = 120, **extra_env: str) -> Run:
     completed = subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, env=environment(home, **extra_env),
                                capture_output=True, text=True, timeout=timeout)
-    found = [event for line in completed.stdout.splitlines() if (event := parse_event(line))]
+    # Typed (a malformed event fails here), then compared as the JSON the CLI printed.
+    found = [event.model_dump() for line in completed.stdout.splitlines() if (event := parse_event(line))]
     return Run(completed.returncode, found, completed.stdout, completed.stderr)
 
 
